@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""End-to-end check of an MLflow tracking server with the real MLflow client.
+
+    mlflow_client_check.py write URL STATE   log an experiment, params, metric history, a
+                                              20 MB artifact, a pyfunc model + registered
+                                              version; remember what was written in STATE
+    mlflow_client_check.py check URL STATE   read all of it back through the server
+    mlflow_client_check.py smoke URL         small write/read round trip (other versions)
+
+Exit code 0 when every check passed; prints one JSON line with what it saw.
+"""
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+from mlflow import MlflowClient
+
+ARTIFACT_MB = 20
+STEPS = 10
+
+
+class AddN(mlflow.pyfunc.PythonModel):
+    """A tiny pyfunc model: adds n to every value."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def predict(self, context, model_input, params=None):
+        return model_input + self.n
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fail(msg):
+    print(json.dumps({"ok": False, "error": msg}))
+    sys.exit(1)
+
+
+def write(url, state_path):
+    mlflow.set_tracking_uri(url)
+    suffix = uuid.uuid4().hex[:8]
+    exp_name = f"molecule-{suffix}"
+    model_name = f"molecule-model-{suffix}"
+    exp_id = mlflow.create_experiment(exp_name)
+    params = {"alpha": "0.5", "layers": "3", "optimizer": "adam"}
+    metrics = {"loss": [1.0 / (s + 1) for s in range(STEPS)], "acc": [s / STEPS for s in range(STEPS)]}
+    with tempfile.TemporaryDirectory() as tmp:
+        blob = os.path.join(tmp, "blob.bin")
+        with open(blob, "wb") as f:
+            f.write(os.urandom(ARTIFACT_MB * 1024 * 1024))
+        blob_sha = sha256(blob)
+        with mlflow.start_run(experiment_id=exp_id) as run:
+            mlflow.log_params(params)
+            for step in range(STEPS):
+                mlflow.log_metrics({k: v[step] for k, v in metrics.items()}, step=step)
+            t0 = time.time()
+            mlflow.log_artifact(blob, artifact_path="data")
+            upload_s = time.time() - t0
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=AddN(2),
+                registered_model_name=model_name,
+                pip_requirements=["mlflow-skinny==" + mlflow.__version__, "pandas"],
+            )
+    version = info.registered_model_version
+    state = {
+        "url": url,
+        "experiment_name": exp_name,
+        "experiment_id": exp_id,
+        "run_id": run.info.run_id,
+        "params": params,
+        "metrics": metrics,
+        "artifact_sha256": blob_sha,
+        "model_name": model_name,
+        "model_version": str(version),
+        "model_uri": info.model_uri,
+    }
+    with open(state_path, "w") as f:
+        json.dump(state, f, indent=2)
+    print(json.dumps({"ok": True, "mode": "write", "run_id": run.info.run_id,
+                      "model": f"{model_name}/{version}", "upload_20mb_s": round(upload_s, 2)}))
+
+
+def check(url, state_path):
+    with open(state_path) as f:
+        st = json.load(f)
+    mlflow.set_tracking_uri(url)
+    client = MlflowClient(url)
+    exp = client.get_experiment_by_name(st["experiment_name"])
+    if exp is None or exp.experiment_id != st["experiment_id"]:
+        fail(f"experiment {st['experiment_name']} missing or changed id: {exp}")
+    run = client.get_run(st["run_id"])
+    if run.data.params != st["params"]:
+        fail(f"params differ: {run.data.params} != {st['params']}")
+    for key, values in st["metrics"].items():
+        hist = sorted(client.get_metric_history(st["run_id"], key), key=lambda m: m.step)
+        got = [m.value for m in hist]
+        if [m.step for m in hist] != list(range(len(values))) or got != values:
+            fail(f"metric history {key} differs: {got} != {values}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = client.download_artifacts(st["run_id"], "data/blob.bin", tmp)
+        size = os.path.getsize(path)
+        if size != ARTIFACT_MB * 1024 * 1024 or sha256(path) != st["artifact_sha256"]:
+            fail(f"artifact differs (size {size})")
+    mv = client.get_model_version(st["model_name"], st["model_version"])
+    if mv.status != "READY":
+        fail(f"model version status {mv.status}")
+    model = mlflow.pyfunc.load_model(f"models:/{st['model_name']}/{st['model_version']}")
+    out = model.predict(pd.DataFrame({"x": [1.0, 2.0, 3.0]}))
+    if list(out["x"]) != [3.0, 4.0, 5.0]:
+        fail(f"model prediction differs: {list(out['x'])}")
+    print(json.dumps({"ok": True, "mode": "check", "run_id": st["run_id"],
+                      "model": f"{st['model_name']}/{st['model_version']}", "status": run.info.status}))
+
+
+def smoke(url):
+    mlflow.set_tracking_uri(url)
+    client = MlflowClient(url)
+    name = f"smoke-{uuid.uuid4().hex[:8]}"
+    exp_id = client.create_experiment(name)
+    run = client.create_run(exp_id)
+    client.log_param(run.info.run_id, "p", "1")
+    for step in range(3):
+        client.log_metric(run.info.run_id, "m", step * 1.5, step=step)
+    client.set_terminated(run.info.run_id)
+    got = client.get_run(run.info.run_id)
+    hist = [m.value for m in client.get_metric_history(run.info.run_id, "m")]
+    if got.data.params != {"p": "1"} or sorted(hist) != [0.0, 1.5, 3.0]:
+        fail(f"smoke round trip differs: {got.data.params} {hist}")
+    print(json.dumps({"ok": True, "mode": "smoke", "experiment_id": exp_id, "run_id": run.info.run_id}))
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == "write" and len(argv) == 4:
+        write(argv[2], argv[3])
+    elif len(argv) == 4 and argv[1] == "check":
+        check(argv[2], argv[3])
+    elif len(argv) == 3 and argv[1] == "smoke":
+        smoke(argv[2])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
