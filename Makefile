@@ -1,0 +1,119 @@
+# mlops.mlflow: day-to-day commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+ANSIBLE_ENV := ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.build/collections ANSIBLE_ROLES_PATH=$(CURDIR)/roles
+INVENTORY   ?= inventories/local
+# Base image of the MLflow server image. `auto`: python:3.11-slim when it can be pulled, else a
+# python image built here from Debian packages (scripts/build-images.sh python), for machines
+# that reach no container registry.
+MLFLOW_BASE_IMAGE ?= auto
+MLFLOW_CONTAINER  ?= mlflow
+# Molecule scenarios in the order `make test` runs them.
+SCENARIOS ?= docker nginx_proxy postgres minio mlflow_server production
+ANSIBLE_ARGS ?=
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z][a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements-test.txt requirements.txt $(VENV)/.installed
+	$(VENV)/bin/pip install -q -r requirements-test.txt
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## Create the virtualenv for the playbooks
+
+.PHONY: prereqs
+prereqs: ## Install host packages (Docker engine, debootstrap) and start Docker if none answers
+	@scripts/install-prereqs.sh
+	@scripts/ensure-docker.sh
+
+.PHONY: collection-link
+collection-link:
+	@scripts/link-collection.sh
+
+.PHONY: local
+local: venv prereqs collection-link ## Deploy the local stage (MLflow + SQLite in a container) and print its URL
+	@base="$(MLFLOW_BASE_IMAGE)"; \
+	if [[ "$$base" == auto ]]; then \
+	  if docker image inspect python:3.11-slim >/dev/null 2>&1 || docker pull -q python:3.11-slim >/dev/null 2>&1; then \
+	    base=python:3.11-slim; \
+	  else \
+	    echo "python:3.11-slim cannot be pulled here: building a Python base image from Debian packages"; \
+	    scripts/build-images.sh python | grep -v -i -E 'deprecat|buildx|^ *$$' || true; \
+	    base=mlops/python:local; \
+	  fi; \
+	fi; \
+	source $(VENV)/bin/activate && $(ANSIBLE_ENV) \
+	  ansible-playbook site.yml -i $(INVENTORY) -e mlflow_server_base_image=$$base $(ANSIBLE_ARGS)
+
+.PHONY: build
+build: venv collection-link ## Rebuild the MLflow server image if its inputs changed
+	source $(VENV)/bin/activate && $(ANSIBLE_ENV) ansible-playbook site.yml -i $(INVENTORY) --tags mlflow_server_build $(ANSIBLE_ARGS)
+
+.PHONY: stop
+stop: ## Stop the local MLflow container (data is kept)
+	docker stop $(MLFLOW_CONTAINER)
+
+.PHONY: run
+run: ## Start the stopped local MLflow container again
+	docker start $(MLFLOW_CONTAINER)
+
+.PHONY: logs
+logs: ## Follow the local MLflow container's logs
+	docker logs -f --tail 100 $(MLFLOW_CONTAINER)
+
+.PHONY: status
+status: ## Show the local MLflow container and its health
+	@docker ps -a --filter name=^/$(MLFLOW_CONTAINER)$$ --format 'table {{.Names}}\t{{.Image}}\t{{.Status}}\t{{.Ports}}'
+
+# ---------------------------------------------------------------- tests
+.PHONY: test-venv
+test-venv: $(VENV)/.installed-test
+
+.PHONY: lint
+lint: test-venv collection-link ## yamllint, ansible-lint (production profile), role docs/specs in sync
+	source $(VENV)/bin/activate && yamllint -s .
+	source $(VENV)/bin/activate && $(ANSIBLE_ENV) ansible-lint --profile production
+	$(PY) tests/lint/check_roles.py
+
+.PHONY: unit
+unit: test-venv collection-link ## Unit tests of the plugins
+	source $(VENV)/bin/activate && pytest -q tests/unit
+
+.PHONY: collection
+collection: test-venv ## Build the collection tarball and use it from a playbook outside the repo
+	source $(VENV)/bin/activate && tests/collection/check_build.sh
+
+.PHONY: sanity
+sanity: test-venv ## ansible-test sanity on a copy of the collection
+	source $(VENV)/bin/activate && tests/collection/sanity.sh
+
+.PHONY: molecule
+molecule: test-venv prereqs collection-link ## Molecule scenarios (all, or SCENARIO=name)
+	@source $(VENV)/bin/activate && for s in $(if $(SCENARIO),$(SCENARIO),$(SCENARIOS)); do \
+	  [[ -d molecule/$$s ]] || { echo "no scenario $$s, skipping"; continue; }; \
+	  start=$$(date +%s); echo "=== molecule test -s $$s"; \
+	  molecule test -s $$s > .build/molecule-$$s.log 2>&1 || { tail -150 .build/molecule-$$s.log; echo "=== molecule $$s FAILED (log: .build/molecule-$$s.log)"; exit 1; }; \
+	  echo "=== molecule $$s passed in $$(( $$(date +%s) - start ))s"; \
+	done
+
+.PHONY: test
+test: ## Everything: lint, unit tests, collection build, sanity, Molecule scenarios
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory prereqs lint unit collection sanity molecule; rc=$$?; \
+	echo "make test took $$(( ($$(date +%s) - start) / 60 ))m$$(( ($$(date +%s) - start) % 60 ))s (exit $$rc)"; \
+	exit $$rc
+
+.PHONY: clean
+clean: ## Remove the virtualenv and build output (images are kept)
+	rm -rf $(VENV) .build

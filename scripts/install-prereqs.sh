@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Host packages the tests and the air-gap image builds need, installed when missing (root only):
+# docker.io (when no engine is installed), debootstrap, apache2-utils (htpasswd -v in unit tests).
+set -euo pipefail
+missing=()
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
+if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null; then missing+=(docker.io); fi
+command -v rsync >/dev/null || missing+=(rsync)
+if (( ${#missing[@]} )); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "missing host packages: ${missing[*]} (install them, or run as root)" >&2
+    exit 1
+  fi
+  echo "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
