@@ -10,7 +10,7 @@ INVENTORY   ?= inventories/local
 # python image built here from Debian packages (scripts/build-images.sh python), for machines
 # that reach no container registry.
 MLFLOW_BASE_IMAGE ?= auto
-MLFLOW_CONTAINER  ?= mlflow
+MLFLOW_CONTAINER  ?= mlflow-server
 # Molecule scenarios in the order `make test` runs them.
 SCENARIOS ?= docker nginx_proxy postgres minio mlflow_server production
 ANSIBLE_ARGS ?=
