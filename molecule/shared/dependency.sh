@@ -11,6 +11,8 @@ for c in community.docker community.postgresql community.general community.crypt
     echo "collection $c missing: pip install -r requirements.txt" >&2; exit 1; }
 done
 "$root/scripts/ensure-docker.sh" >/dev/null
-# host image for instances + every image a scenario asks for (MOLECULE_IMAGES="python postgres")
-# shellcheck disable=SC2086
-"$root/scripts/build-images.sh" host ${MOLECULE_IMAGES:-} | grep -v -i -E 'deprecat|buildx|^ *$' || true
+# Every image under images/ (host, python, postgres, seaweedfs, ...): each is built once and
+# reused by content hash, so this is quick after the first run. (Molecule 26 does not pass a
+# scenario's dependency `env:` to this command, so scenarios cannot narrow the list.)
+mapfile -t images < <(cd "$root/images" && ls -d -- */ | tr -d /)
+"$root/scripts/build-images.sh" "${images[@]}" | grep -v -i -E 'deprecat|buildx|^ *$' || true
