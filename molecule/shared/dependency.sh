@@ -6,7 +6,7 @@
 set -euo pipefail
 root="${MOLECULE_PROJECT_DIRECTORY:-$(cd "$(dirname "$0")/../.." && pwd)}"
 "$root/scripts/link-collection.sh"
-for c in community.docker community.postgresql community.general community.crypto ansible.posix; do
+for c in community.docker community.postgresql community.general community.crypto amazon.aws ansible.posix; do
   ansible-galaxy collection list "$c" >/dev/null 2>&1 || {
     echo "collection $c missing: pip install -r requirements.txt" >&2; exit 1; }
 done
