@@ -81,8 +81,9 @@ status: ## Show the local MLflow container and its health
 test-venv: $(VENV)/.installed-test
 
 .PHONY: lint
-lint: test-venv collection-link ## yamllint, ansible-lint (production profile), role docs/specs in sync
+lint: test-venv collection-link ## yamllint, shellcheck, ansible-lint (production profile), role docs/specs in sync
 	source $(VENV)/bin/activate && yamllint -s .
+	shellcheck scripts/*.sh molecule/shared/*.sh tests/collection/*.sh images/*/*.sh .ci/run
 	source $(VENV)/bin/activate && $(ANSIBLE_ENV) ansible-lint --profile production
 	$(PY) tests/lint/check_roles.py
 

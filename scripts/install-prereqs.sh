@@ -7,6 +7,7 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
 if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null; then missing+=(docker.io); fi
 command -v rsync >/dev/null || missing+=(rsync)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 if (( ${#missing[@]} )); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "missing host packages: ${missing[*]} (install them, or run as root)" >&2

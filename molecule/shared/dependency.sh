@@ -14,5 +14,6 @@ done
 # Every image under images/ (host, python, postgres, seaweedfs, ...): each is built once and
 # reused by content hash, so this is quick after the first run. (Molecule 26 does not pass a
 # scenario's dependency `env:` to this command, so scenarios cannot narrow the list.)
-mapfile -t images < <(cd "$root/images" && ls -d -- */ | tr -d /)
+images=()
+for d in "$root"/images/*/; do images+=("$(basename "$d")"); done
 "$root/scripts/build-images.sh" "${images[@]}" | grep -v -i -E 'deprecat|buildx|^ *$' || true

@@ -21,7 +21,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ansible-galaxy collection install --force --no-deps -p "$work/collections" "$tarball" >/dev/null
 roles=$(ls "$work/collections/ansible_collections/mlops/mlflow/roles")
-echo "installed roles: $(echo $roles)"
+echo "installed roles: ${roles//$'\n'/ }"
 
 cat > "$work/outside.yml" <<'YAML'
 - name: Use mlops.mlflow from an installed tarball
@@ -46,16 +46,15 @@ for r in $roles; do
   ANSIBLE_COLLECTIONS_PATH="$work/collections" ansible-doc -t role "mlops.mlflow.$r" >/dev/null \
     || { echo "FAIL: ansible-doc cannot read mlops.mlflow.$r" >&2; exit 1; }
 done
-if [[ -d "$work/collections/ansible_collections/mlops/mlflow/plugins/filter" ]]; then
-  for p in $(ls "$work/collections/ansible_collections/mlops/mlflow/plugins/filter" | grep -E '^[a-z].*\.py$' | sed 's/\.py$//'); do
-    ANSIBLE_COLLECTIONS_PATH="$work/collections" ansible-doc -t filter "mlops.mlflow.$p" >/dev/null \
-      || { echo "FAIL: ansible-doc cannot read filter mlops.mlflow.$p" >&2; exit 1; }
+installed="$work/collections/ansible_collections/mlops/mlflow"
+for kind in filter module; do
+  dir="$installed/plugins/${kind/module/modules}"
+  [[ -d "$dir" ]] || continue
+  for f in "$dir"/[a-z]*.py; do
+    [[ -e "$f" ]] || continue
+    p=$(basename "$f" .py)
+    ANSIBLE_COLLECTIONS_PATH="$work/collections" ansible-doc -t "$kind" "mlops.mlflow.$p" >/dev/null \
+      || { echo "FAIL: ansible-doc cannot read $kind mlops.mlflow.$p" >&2; exit 1; }
   done
-fi
-if [[ -d "$work/collections/ansible_collections/mlops/mlflow/plugins/modules" ]]; then
-  for p in $(ls "$work/collections/ansible_collections/mlops/mlflow/plugins/modules" | grep -E '^[a-z].*\.py$' | sed 's/\.py$//'); do
-    ANSIBLE_COLLECTIONS_PATH="$work/collections" ansible-doc -t module "mlops.mlflow.$p" >/dev/null \
-      || { echo "FAIL: ansible-doc cannot read module mlops.mlflow.$p" >&2; exit 1; }
-  done
-fi
+done
 echo "collection build: ok (roles and plugins usable by FQCN from outside the repository)"

@@ -4,11 +4,12 @@
 # ensurepip and then installs the pip version ansible-test asks for (see ENVIRONMENT notes).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-tarball=$(ls "$root"/.build/dist/mlops-mlflow-*.tar.gz 2>/dev/null | head -n1 || true)
-if [[ -z "$tarball" ]]; then
+tarballs=("$root"/.build/dist/mlops-mlflow-*.tar.gz)
+if [[ ! -e "${tarballs[0]}" ]]; then
   "$root/tests/collection/check_build.sh" >/dev/null
-  tarball=$(ls "$root"/.build/dist/mlops-mlflow-*.tar.gz | head -n1)
+  tarballs=("$root"/.build/dist/mlops-mlflow-*.tar.gz)
 fi
+tarball="${tarballs[0]}"
 dest="$root/.build/sanity/ansible_collections/mlops/mlflow"
 rm -rf "$root/.build/sanity" && mkdir -p "$dest"
 tar -xzf "$tarball" -C "$dest"
