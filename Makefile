@@ -91,6 +91,10 @@ lint: test-venv collection-link ## yamllint, shellcheck, ansible-lint (productio
 unit: test-venv collection-link ## Unit tests of the plugins
 	source $(VENV)/bin/activate && pytest -q tests/unit
 
+.PHONY: integration
+integration: test-venv collection-link ## Bad input: every role refuses bad values in preflight, before any change
+	source $(VENV)/bin/activate && pytest -q tests/integration
+
 .PHONY: collection
 collection: test-venv ## Build the collection tarball and use it from a playbook outside the repo
 	source $(VENV)/bin/activate && tests/collection/check_build.sh
@@ -109,9 +113,9 @@ molecule: test-venv prereqs collection-link ## Molecule scenarios (all, or SCENA
 	done
 
 .PHONY: test
-test: ## Everything: lint, unit tests, collection build, sanity, Molecule scenarios
+test: ## Everything: lint, unit and bad-input tests, collection build, sanity, Molecule scenarios
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory prereqs lint unit collection sanity molecule; rc=$$?; \
+	$(MAKE) --no-print-directory prereqs lint unit integration collection sanity molecule; rc=$$?; \
 	echo "make test took $$(( ($$(date +%s) - start) / 60 ))m$$(( ($$(date +%s) - start) % 60 ))s (exit $$rc)"; \
 	exit $$rc
 
