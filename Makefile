@@ -12,7 +12,7 @@ INVENTORY   ?= inventories/local
 MLFLOW_BASE_IMAGE ?= auto
 MLFLOW_CONTAINER  ?= mlflow-server
 # Molecule scenarios in the order `make test` runs them.
-SCENARIOS ?= docker nginx_proxy postgres minio mlflow_server production sqlite_migration
+SCENARIOS ?= docker nginx_proxy postgres minio mlflow_server cloud production sqlite_migration
 ANSIBLE_ARGS ?=
 
 .PHONY: help

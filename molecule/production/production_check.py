@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the production stage from OUTSIDE the instance, as a user would.
+
+    production_check.py proxied SETTINGS.json   through Nginx only (https, basic auth, /mlflow/): 401s, Host
+                                  and CORS checks of MLflow's middleware, the web UI and its JS
+                                  bundle, a run with params/metrics, a 50 MB artifact that lands
+                                  in the bucket, a registered model loaded back; MLflow's own
+                                  port is refused
+    production_check.py direct SETTINGS.json    a server in direct mode (--no-serve-artifacts): the client
+                                  uploads to the object store itself with MLFLOW_S3_ENDPOINT_URL
+                                  and AWS_* credentials
+
+Settings come from a JSON file (mode 0600), so that no secret is on a command line or in a
+process environment: CHECK_IP (instance address), CHECK_PUBLIC_URL (https://NAME/mlflow/; NAME is resolved to
+CHECK_IP inside this process), CHECK_USER / CHECK_PASSWORD (basic auth), CHECK_S3_ENDPOINT,
+CHECK_S3_ACCESS_KEY / CHECK_S3_SECRET_KEY (MLflow's key, to look into the bucket),
+CHECK_BUCKET, CHECK_PREFIX (key prefix of the artifacts), CHECK_DIRECT_URL (direct mode).
+Prints one JSON line; exit code 0 when every check passed.
+"""
+import hashlib
+import json
+import os
+import re
+import socket
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+
+ARTIFACT_MB = 50
+env = os.environ
+if len(sys.argv) != 3 or sys.argv[1] not in ("proxied", "direct"):
+    print(__doc__, file=sys.stderr)
+    sys.exit(2)
+with open(sys.argv[2]) as settings:
+    env.update(json.load(settings))
+# Keep the client honest: nothing it needs may come from the caller's environment by accident.
+for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_TRACKING_URI",
+             "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"):
+    env.pop(name, None)
+env["AWS_CONFIG_FILE"] = os.devnull
+env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+IP = env["CHECK_IP"]
+PUBLIC = env.get("CHECK_PUBLIC_URL", "")
+NAME = urllib.parse.urlsplit(PUBLIC).hostname if PUBLIC else None
+
+# Resolve the public name to the instance (no /etc/hosts edit on the test machine).
+_getaddrinfo = socket.getaddrinfo
+
+
+def _resolve(host, *args, **kwargs):
+    return _getaddrinfo(IP if NAME and host == NAME else host, *args, **kwargs)
+
+
+socket.getaddrinfo = _resolve
+
+import boto3  # noqa: E402
+import mlflow  # noqa: E402
+import mlflow.pyfunc  # noqa: E402
+import pandas as pd  # noqa: E402
+import requests  # noqa: E402
+import urllib3  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+
+urllib3.disable_warnings()
+seen = {}
+
+
+def fail(msg):
+    print(json.dumps({"ok": False, "error": msg, "seen": seen}))
+    sys.exit(1)
+
+
+def expect(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class AddN(mlflow.pyfunc.PythonModel):
+    def __init__(self, n):
+        self.n = n
+
+    def predict(self, context, model_input, params=None):
+        return model_input + self.n
+
+
+def s3():
+    return boto3.client("s3", endpoint_url=env["CHECK_S3_ENDPOINT"], region_name="us-east-1",
+                        aws_access_key_id=env["CHECK_S3_ACCESS_KEY"],
+                        aws_secret_access_key=env["CHECK_S3_SECRET_KEY"])
+
+
+def s3_objects(prefix):
+    out = {}
+    for page in s3().get_paginator("list_objects_v2").paginate(Bucket=env["CHECK_BUCKET"], Prefix=prefix):
+        for obj in page.get("Contents", []):
+            out[obj["Key"]] = obj["Size"]
+    return out
+
+
+def refused(host, port):
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+    except OSError as exc:
+        return type(exc).__name__
+    return None
+
+
+def log_run(exp_name, blob_mb):
+    """A run with params, a metric history and a blob artifact; returns (run, sha, seconds)."""
+    exp_id = mlflow.create_experiment(exp_name)
+    with tempfile.TemporaryDirectory() as tmp:
+        blob = os.path.join(tmp, "blob.bin")
+        with open(blob, "wb") as f:
+            f.write(os.urandom(blob_mb * 1024 * 1024))
+        digest = sha256(blob)
+        with mlflow.start_run(experiment_id=exp_id) as run:
+            mlflow.log_params({"alpha": "0.5", "layers": "3"})
+            for step in range(5):
+                mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+            t0 = time.time()
+            mlflow.log_artifact(blob, artifact_path="data")
+            took = time.time() - t0
+    return run, digest, took
+
+
+def read_back(client, run, digest, blob_mb):
+    got = client.get_run(run.info.run_id)
+    expect(got.data.params == {"alpha": "0.5", "layers": "3"}, f"params differ: {got.data.params}")
+    hist = sorted(client.get_metric_history(run.info.run_id, "loss"), key=lambda m: m.step)
+    expect([m.value for m in hist] == [1.0 / (s + 1) for s in range(5)], "metric history differs")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = client.download_artifacts(run.info.run_id, "data/blob.bin", tmp)
+        expect(os.path.getsize(path) == blob_mb * 1024 * 1024 and sha256(path) == digest,
+               "downloaded artifact differs")
+
+
+def proxied():
+    base = PUBLIC.rstrip("/")
+    user, password = env["CHECK_USER"], env["CHECK_PASSWORD"]
+    api = f"{base}/api/2.0/mlflow/experiments/search"
+    body = {"max_results": 1}
+
+    # Basic auth in front of everything but /health and /version.
+    r = requests.post(api, json=body, verify=False, timeout=30)
+    seen["no_credentials"] = r.status_code
+    expect(r.status_code == 401, f"no credentials: {r.status_code}")
+    r = requests.post(api, json=body, auth=(user, password + "-wrong"), verify=False, timeout=30)
+    seen["wrong_password"] = r.status_code
+    expect(r.status_code == 401, f"wrong password: {r.status_code}")
+    r = requests.post(api, json=body, auth=(user, password), verify=False, timeout=30)
+    seen["right_password"] = r.status_code
+    expect(r.status_code == 200, f"right password: {r.status_code} {r.text[:200]}")
+    r = requests.get(f"{base}/health", verify=False, timeout=30)
+    seen["health_open"] = r.status_code
+    expect(r.status_code == 200 and r.text.strip() == "OK", f"/health: {r.status_code}")
+    r = requests.get(f"http://{NAME}/mlflow/", allow_redirects=False, timeout=30)
+    seen["http_redirect"] = r.status_code
+    expect(r.status_code in (301, 308) and r.headers.get("location", "").startswith("https://"),
+           f"http -> https redirect: {r.status_code}")
+
+    # MLflow's security middleware is on: another Host header (Nginx answers any name and
+    # forwards it) is refused by MLflow, the public one passes; so does the CORS check.
+    r = requests.post(f"https://{IP}/mlflow/api/2.0/mlflow/experiments/search", json=body, auth=(user, password),
+                      headers={"Host": "evil.example"}, verify=False, timeout=30)
+    seen["foreign_host"] = r.status_code
+    expect(r.status_code == 403 and "Invalid Host header" in r.text, f"foreign Host: {r.status_code} {r.text[:100]}")
+    origin = f"{urllib.parse.urlsplit(PUBLIC).scheme}://{NAME}"
+    create = f"{base}/api/2.0/mlflow/experiments/create"
+    r = requests.post(create, json={"name": f"cors-evil-{uuid.uuid4().hex[:6]}"}, auth=(user, password),
+                      headers={"Origin": "https://evil.example"}, verify=False, timeout=30)
+    seen["foreign_origin"] = r.status_code
+    expect(r.status_code == 403, f"foreign Origin: {r.status_code}")
+    r = requests.post(create, json={"name": f"cors-ok-{uuid.uuid4().hex[:6]}"}, auth=(user, password),
+                      headers={"Origin": origin}, verify=False, timeout=30)
+    seen["public_origin"] = r.status_code
+    expect(r.status_code == 200, f"public Origin {origin}: {r.status_code} {r.text[:200]}")
+
+    # The web UI under the sub-path: index, then the JS bundle it references.
+    r = requests.get(f"{base}/", auth=(user, password), verify=False, timeout=30)
+    expect(r.status_code == 200 and "text/html" in r.headers.get("content-type", ""), f"UI index: {r.status_code}")
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', r.text)
+    expect(scripts, "UI index references no script")
+    js_url = urllib.parse.urljoin(f"{base}/", scripts[0])
+    r = requests.get(js_url, auth=(user, password), verify=False, timeout=60)
+    seen["ui_js"] = {"url": js_url.replace(base, ""), "status": r.status_code,
+                     "type": r.headers.get("content-type"), "bytes": len(r.content)}
+    expect(r.status_code == 200 and "javascript" in r.headers.get("content-type", "") and len(r.content) > 10000,
+           f"UI bundle {js_url}: {r.status_code} {r.headers.get('content-type')}")
+
+    # MLflow's own port is not reachable from outside the instance.
+    for port in (5000, 5001):
+        how = refused(IP, port)
+        seen[f"port_{port}"] = how or "OPEN"
+        expect(how is not None, f"{IP}:{port} accepts connections")
+
+    # MLflow 3.17 servers that proxy an S3 destination advertise multipart transfers in
+    # /server-info; 3.17 clients then download (any size) and upload (>= 500 MB) through
+    # presigned URLs of the SERVER's S3 endpoint (http://minio:9000 here), which clients do
+    # not reach. Proxied mode with a private object store needs these two client settings.
+    r = requests.get(f"{base}/api/3.0/mlflow/server-info", auth=(user, password), verify=False, timeout=30)
+    seen["server_info_multipart"] = {k: v for k, v in r.json().items() if k.startswith("multipart")}
+
+    # The real client, through Nginx only.
+    env.update({"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password,
+                "MLFLOW_TRACKING_INSECURE_TLS": "true",
+                "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false", "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "false"})
+    mlflow.set_tracking_uri(PUBLIC)
+    client = MlflowClient(PUBLIC)
+    suffix = uuid.uuid4().hex[:8]
+    run, digest, took = log_run(f"production-{suffix}", ARTIFACT_MB)
+    seen["upload_50mb_s"] = round(took, 2)
+    read_back(client, run, digest, ARTIFACT_MB)
+    artifact_uri = client.get_run(run.info.run_id).info.artifact_uri
+    seen["artifact_uri"] = artifact_uri
+    expect(artifact_uri.startswith("mlflow-artifacts:/"), f"proxied run has artifact_uri {artifact_uri}")
+    key_part = artifact_uri.split("mlflow-artifacts:/", 1)[1].strip("/")
+    objects = s3_objects(f"{env['CHECK_PREFIX'].strip('/')}/{key_part}/data/")
+    seen["bucket_objects"] = objects
+    expect(list(objects.values()) == [ARTIFACT_MB * 1024 * 1024], f"artifact not in the bucket: {objects}")
+
+    model_name = f"production-model-{suffix}"
+    with mlflow.start_run(experiment_id=run.info.experiment_id):
+        info = mlflow.pyfunc.log_model(name="model", python_model=AddN(2), registered_model_name=model_name,
+                                       pip_requirements=["mlflow-skinny==" + mlflow.__version__, "pandas"])
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{info.registered_model_version}")
+    out = model.predict(pd.DataFrame({"x": [1.0, 2.0]}))
+    expect(list(out["x"]) == [3.0, 4.0], f"model prediction {list(out['x'])}")
+    seen["model"] = f"{model_name}/{info.registered_model_version}"
+    print(json.dumps({"ok": True, "mode": "proxied", "run_id": run.info.run_id, "seen": seen}))
+
+
+def direct():
+    url = env["CHECK_DIRECT_URL"]
+    env.update({"MLFLOW_S3_ENDPOINT_URL": env["CHECK_S3_ENDPOINT"], "AWS_ACCESS_KEY_ID": env["CHECK_S3_ACCESS_KEY"],
+                "AWS_SECRET_ACCESS_KEY": env["CHECK_S3_SECRET_KEY"], "AWS_DEFAULT_REGION": "us-east-1"})
+    mlflow.set_tracking_uri(url)
+    client = MlflowClient(url)
+    run, digest, took = log_run(f"direct-{uuid.uuid4().hex[:8]}", 5)
+    artifact_uri = client.get_run(run.info.run_id).info.artifact_uri
+    seen["artifact_uri"] = artifact_uri
+    bucket_prefix = f"s3://{env['CHECK_BUCKET']}/{env['CHECK_PREFIX'].strip('/')}/"
+    expect(artifact_uri.startswith(bucket_prefix), f"direct run has artifact_uri {artifact_uri}")
+    read_back(client, run, digest, 5)
+    objects = s3_objects(artifact_uri[len(f"s3://{env['CHECK_BUCKET']}/"):] + "/data/")
+    seen["bucket_objects"] = objects
+    expect(list(objects.values()) == [5 * 1024 * 1024], f"artifact not in the bucket: {objects}")
+    # The server refuses to proxy artifacts in this mode: the client really went to S3 itself.
+    r = requests.get(f"{url}/api/2.0/mlflow-artifacts/artifacts", timeout=30)
+    seen["proxy_endpoint"] = r.status_code
+    expect(r.status_code in (404, 503), f"artifact proxy answers in direct mode: {r.status_code}")
+    print(json.dumps({"ok": True, "mode": "direct", "run_id": run.info.run_id, "seen": seen}))
+
+
+if __name__ == "__main__":
+    proxied() if sys.argv[1] == "proxied" else direct()
