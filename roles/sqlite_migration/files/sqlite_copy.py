@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: mlops.mlflow maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """sqlite_copy.py SRC DST: consistent copy of a SQLite database (the online backup API).
