@@ -105,12 +105,15 @@ sanity: test-venv ## ansible-test sanity on a copy of the collection
 
 .PHONY: molecule
 molecule: test-venv prereqs collection-link ## Molecule scenarios (all, or SCENARIO=name)
-	@source $(VENV)/bin/activate && for s in $(if $(SCENARIO),$(SCENARIO),$(SCENARIOS)); do \
+	@mkdir -p .build; passed=0; source $(VENV)/bin/activate && for s in $(if $(SCENARIO),$(SCENARIO),$(SCENARIOS)); do \
 	  [[ -d molecule/$$s ]] || { echo "no scenario $$s, skipping"; continue; }; \
 	  start=$$(date +%s); echo "=== molecule test -s $$s"; \
-	  molecule test -s $$s > .build/molecule-$$s.log 2>&1 || { tail -150 .build/molecule-$$s.log; echo "=== molecule $$s FAILED (log: .build/molecule-$$s.log)"; exit 1; }; \
-	  echo "=== molecule $$s passed in $$(( $$(date +%s) - start ))s"; \
-	done
+	  if ! molecule test -s $$s > .build/molecule-$$s.log 2>&1; then \
+	    tail -150 .build/molecule-$$s.log; echo "=== molecule $$s FAILED (log: .build/molecule-$$s.log)"; \
+	    echo "molecule: $$passed passed, 1 failed"; exit 1; \
+	  fi; \
+	  passed=$$((passed + 1)); echo "=== molecule $$s passed in $$(( $$(date +%s) - start ))s"; \
+	done; echo "molecule: $$passed passed, 0 failed"
 
 .PHONY: test
 test: ## Everything: lint, unit and bad-input tests, collection build, sanity, Molecule scenarios
