@@ -122,6 +122,10 @@ test: ## Everything: lint, unit and bad-input tests, collection build, sanity, M
 	echo "make test took $$(( ($$(date +%s) - start) / 60 ))m$$(( ($$(date +%s) - start) % 60 ))s (exit $$rc)"; \
 	exit $$rc
 
+.PHONY: bench-migration
+bench-migration: ## Benchmark: schema-first migration vs pgloader's default mode (BENCH_ARGS="--runs 50")
+	benchmarks/run-migration-bench.sh $(BENCH_ARGS)
+
 .PHONY: clean
 clean: ## Remove the virtualenv and build output (images are kept)
 	rm -rf $(VENV) .build
