@@ -53,7 +53,6 @@ class Case:
     xfail: str = ""  # why the role does not refuse the value yet (strict: an unexpected pass is reported)
 
 
-MLFLOW_SERVER_GAP = "mlflow_server has no preflight check for this yet (the role is being extended elsewhere)"
 
 CASES = [
     # ------------------------------------------------------------ docker
@@ -115,15 +114,18 @@ CASES = [
          "mlflow_server_aws_access_key_id"),
     Case("mlflow-public-url-no-scheme", "mlflow_server", {"mlflow_server_public_url": "mlflow.example.com"},
          "mlflow_server_public_url"),
-    # gaps of mlflow_server (not edited here): the value only fails later, in boto3 or docker_container
+    # values that used to fail only later, in boto3 or docker_container
     Case("mlflow-s3-endpoint-no-scheme", "mlflow_server",
          {"mlflow_server_s3_endpoint_url": "minio:9000",
           "mlflow_server_aws_access_key_id": DUMMY.format(7), "mlflow_server_aws_secret_access_key": DUMMY.format(8)},
-         "mlflow_server_s3_endpoint_url", xfail=MLFLOW_SERVER_GAP + ": an endpoint without http(s):// fails in boto3"),
+         "mlflow_server_s3_endpoint_url"),
     Case("mlflow-bind-address-not-ip", "mlflow_server", {"mlflow_server_bind_address": "localhost:5001"},
-         "mlflow_server_bind_address", xfail=MLFLOW_SERVER_GAP + ": a bind address that is not an IP fails in docker_container"),
+         "mlflow_server_bind_address"),
     Case("mlflow-memory-limit-invalid", "mlflow_server", {"mlflow_server_memory_limit": "lots"},
-         "mlflow_server_memory_limit", xfail=MLFLOW_SERVER_GAP + ": an invalid memory limit fails in docker_container"),
+         "mlflow_server_memory_limit"),
+    Case("mlflow-container-name-invalid", "mlflow_server", {"mlflow_server_container_name": "mlflow server"},
+         "mlflow_server_container_name"),
+    Case("mlflow-network-name-empty", "mlflow_server", {"mlflow_server_networks": [""]}, "mlflow_server_networks"),
     # ------------------------------------------------------------ nginx_proxy
     Case("nginx-location-no-leading-slash", "nginx_proxy", {"nginx_proxy_location": "mlflow/"}, "nginx_proxy_location"),
     Case("nginx-location-no-trailing-slash", "nginx_proxy", {"nginx_proxy_location": "/mlflow"}, "nginx_proxy_location"),
