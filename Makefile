@@ -13,6 +13,8 @@ MLFLOW_BASE_IMAGE ?= auto
 MLFLOW_CONTAINER  ?= mlflow-server
 # Molecule scenarios in the order `make test` runs them.
 SCENARIOS ?= docker nginx_proxy postgres minio mlflow_server cloud production sqlite_migration
+# How many scenarios run side by side (each has its own instances and network).
+MOLECULE_JOBS ?= 1
 ANSIBLE_ARGS ?=
 
 .PHONY: help
@@ -104,16 +106,8 @@ sanity: test-venv ## ansible-test sanity on a copy of the collection
 	source $(VENV)/bin/activate && tests/collection/sanity.sh
 
 .PHONY: molecule
-molecule: test-venv prereqs collection-link ## Molecule scenarios (all, or SCENARIO=name)
-	@mkdir -p .build; passed=0; source $(VENV)/bin/activate && for s in $(if $(SCENARIO),$(SCENARIO),$(SCENARIOS)); do \
-	  [[ -d molecule/$$s ]] || { echo "no scenario $$s, skipping"; continue; }; \
-	  start=$$(date +%s); echo "=== molecule test -s $$s"; \
-	  if ! molecule test -s $$s > .build/molecule-$$s.log 2>&1; then \
-	    tail -150 .build/molecule-$$s.log; echo "=== molecule $$s FAILED (log: .build/molecule-$$s.log)"; \
-	    echo "molecule: $$passed passed, 1 failed"; exit 1; \
-	  fi; \
-	  passed=$$((passed + 1)); echo "=== molecule $$s passed in $$(( $$(date +%s) - start ))s"; \
-	done; echo "molecule: $$passed passed, 0 failed"
+molecule: test-venv prereqs collection-link ## Molecule scenarios (all, or SCENARIO=name; MOLECULE_JOBS side by side)
+	@source $(VENV)/bin/activate && scripts/run-molecule.sh -j $(MOLECULE_JOBS) $(if $(SCENARIO),$(SCENARIO),$(SCENARIOS))
 
 .PHONY: test
 test: ## Everything: lint, unit and bad-input tests, collection build, sanity, Molecule scenarios
