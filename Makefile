@@ -16,6 +16,12 @@ SCENARIOS ?= docker nginx_proxy postgres minio mlflow_server cloud production sq
 # How many scenarios run side by side (each has its own instances and network).
 MOLECULE_JOBS ?= 1
 ANSIBLE_ARGS ?=
+# `make bench` sizes (benchmarks/README.md).
+BENCH_N               ?= 1 4 16 32
+BENCH_RUNS_PER_CLIENT ?= 4
+BENCH_ARTIFACT_MB     ?= 1024
+BENCH_SEARCH_RUNS     ?= 10000
+BENCH_PARTS           ?= deploy writes search artifacts
 
 .PHONY: help
 help: ## List the targets
@@ -115,6 +121,13 @@ test: ## Everything: lint, unit and bad-input tests, collection build, sanity, M
 	$(MAKE) --no-print-directory prereqs lint unit integration collection sanity molecule; rc=$$?; \
 	echo "make test took $$(( ($$(date +%s) - start) / 60 ))m$$(( ($$(date +%s) - start) % 60 ))s (exit $$rc)"; \
 	exit $$rc
+
+.PHONY: bench
+bench: test-venv prereqs collection-link ## Benchmarks: deployment vs compose, writes, artifacts, search (BENCH_N, BENCH_ARTIFACT_MB, BENCH_SEARCH_RUNS)
+	@start=$$(date +%s); BENCH_N="$(BENCH_N)" BENCH_RUNS_PER_CLIENT="$(BENCH_RUNS_PER_CLIENT)" \
+	  BENCH_ARTIFACT_MB="$(BENCH_ARTIFACT_MB)" BENCH_SEARCH_RUNS="$(BENCH_SEARCH_RUNS)" BENCH_PARTS="$(BENCH_PARTS)" \
+	  benchmarks/run-bench.sh; rc=$$?; \
+	echo "make bench took $$(( ($$(date +%s) - start) / 60 ))m$$(( ($$(date +%s) - start) % 60 ))s (exit $$rc)"; exit $$rc
 
 .PHONY: bench-migration
 bench-migration: ## Benchmark: schema-first migration vs pgloader's default mode (BENCH_ARGS="--runs 50")

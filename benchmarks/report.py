@@ -1,0 +1,189 @@
+"""Print the figures of a benchmarks/run-bench.sh run (its output directory) as Markdown tables
+with the ratios. Usage: python3 benchmarks/report.py .build/bench
+"""
+
+import glob
+import json
+import os
+import re
+import sys
+
+TASK_LINE = re.compile(r"^(.+?) -{2,} (\d+\.\d+)s$")
+
+
+def load(out, name):
+    path = os.path.join(out, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def text(out, name):
+    path = os.path.join(out, name)
+    return open(path).read().strip() if os.path.exists(path) else ""
+
+
+def ratio(a, b, fmt="%.2f"):
+    if a is None or b is None or not b:
+        return "-"
+    return fmt % (float(a) / float(b))
+
+
+def num(v, fmt="%.1f"):
+    return "-" if v is None else fmt % v
+
+
+def profile(log_path):
+    """(task, seconds) from the profile_tasks summary at the end of an ansible-playbook log."""
+    if not os.path.exists(log_path):
+        return []
+    tasks = []
+    in_summary = False
+    for line in open(log_path):
+        line = line.rstrip("\n")
+        if line.startswith("====="):
+            in_summary = True
+            continue
+        if in_summary:
+            m = TASK_LINE.match(line)
+            if m:
+                tasks.append((m.group(1).strip(), float(m.group(2))))
+    return tasks
+
+
+def by_role(tasks):
+    sums = {}
+    for name, sec in tasks:
+        role = name.split(" : ", 1)[0] if " : " in name else "(play tasks, facts)"
+        if name.startswith("Gathering Facts"):
+            role = "(fact gathering)"
+        sums[role] = sums.get(role, 0.0) + sec
+    return sorted(sums.items(), key=lambda kv: -kv[1])
+
+
+def main(out):
+    p = print
+    wall = load(out, "wall.json")
+    p("## Stack benchmarks (%s)\n" % out)
+    machine = text(out, "machine.txt")
+    if machine:
+        p("```\n%s\nload before: %s\nload after:  %s\n```\n" % (
+            machine, text(out, "load-before.txt"), text(out, "load-after.txt")))
+
+    first, second = load(out, "deploy-first.json"), load(out, "deploy-second.json")
+    nopipe = load(out, "deploy-second-no-pipelining.json")
+    cfirst, csecond = load(out, "compose-first.json"), load(out, "compose-second.json")
+    if first:
+        p("### 1. Deployment (images present)\n")
+        p("| | Ansible `site.yml` | docker-compose peer | ratio Ansible / compose |")
+        p("| --- | --- | --- | --- |")
+        p("| bare host -> healthy stack | %s s (changed=%s) | %s s | %s |" % (
+            first["seconds"], first["changed"], cfirst["seconds"] if cfirst else "-",
+            ratio(first["seconds"], cfirst and cfirst["seconds"])))
+        if second:
+            p("| second run, nothing to change | %s s (changed=%s%s) | %s s | %s |" % (
+                second["seconds"], second["changed"], "" if second["changed"] == 0 else ", NOT IDEMPOTENT",
+                csecond["seconds"] if csecond else "-", ratio(second["seconds"], csecond and csecond["seconds"])))
+        if nopipe:
+            p("| second run without pipelining | %s s (changed=%s) | | pipelining saves %.0f%% |" % (
+                nopipe["seconds"], nopipe["changed"],
+                100.0 * (nopipe["seconds"] - second["seconds"]) / nopipe["seconds"]))
+        p("")
+        for label in ("first", "second"):
+            tasks = profile(os.path.join(out, "deploy-%s.log" % label))
+            if not tasks:
+                continue
+            total = sum(s for _, s in tasks)
+            recap = ""
+            for line in open(os.path.join(out, "deploy-%s.log" % label)):
+                m = re.search(r"ok=(\d+)\s+changed=(\d+).*skipped=(\d+)", line)
+                if m:
+                    recap = "ok=%s changed=%s skipped=%s" % m.groups()
+            ran = sorted(s for _, s in tasks if s >= 0.1)
+            p("Where the %s run's %.0f s of tasks go (profile_tasks; %s, median task that ran %.2f s), "
+              "by role: %s.\n" % (label, total, recap, ran[len(ran) // 2] if ran else 0,
+                                  ", ".join("%s %.1f s" % kv for kv in by_role(tasks)[:8])))
+            p("| slowest tasks, %s run | s |" % label)
+            p("| --- | --- |")
+            for name, sec in sorted(tasks, key=lambda t: -t[1])[:10]:
+                p("| %s | %.1f |" % (name.replace("|", "/"), sec))
+            p("")
+
+    writes = {}
+    for path in glob.glob(os.path.join(out, "writes-*-*.json")):
+        _, stage, n = os.path.basename(path)[:-5].split("-")
+        writes[(stage, int(n))] = load(out, os.path.basename(path))
+    if writes:
+        p("### 2. Concurrent tracking writes\n")
+        sample = next(iter(writes.values()))
+        p("Each client: %d runs x (create_run, log_batch of %d params, %d metrics in log_batch calls of %d, "
+          "set_terminated). Latency per request; client retries off.\n" % (
+              sample["runs_per_client"], sample["params_per_run"], sample["metrics_per_run"], sample["batch"]))
+        p("| N | SQLite req/s | p50 ms | p99 ms | max ms | failed | 'locked' in log | PostgreSQL+Nginx req/s | "
+          "p50 ms | p99 ms | max ms | failed | req/s PG/SQLite | p99 SQLite/PG |")
+        p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for n in sorted({n for _, n in writes}):
+            s, g = writes.get(("sqlite", n)), writes.get(("postgres", n))
+
+            def cols(d):
+                if not d:
+                    return ["-"] * 5
+                return [num(d["req_per_s"]), num(d["p50_ms"], "%.0f"), num(d["p99_ms"], "%.0f"),
+                        num(d["max_ms"], "%.0f"), "%d/%d" % (d["failed"], d["requests"])]
+            row = [str(n)] + cols(s) + [str(s.get("server_log_database_locked", "-")) if s else "-"] + cols(g)
+            row += [ratio(g and g["req_per_s"], s and s["req_per_s"]), ratio(s and s["p99_ms"], g and g["p99_ms"])]
+            p("| " + " | ".join(row) + " |")
+        errs = {k: v["errors"] for k, v in writes.items() if v.get("errors")}
+        if errs:
+            p("\nErrors: %s" % json.dumps({"%s N=%d" % k: v for k, v in errs.items()}))
+        p("\nlog_batch p99 (ms), SQLite / PostgreSQL: %s\n" % ", ".join(
+            "N=%d %s / %s" % (n, num(writes[("sqlite", n)]["by_op"]["log_batch"]["p99_ms"], "%.0f"),
+                              num(writes[("postgres", n)]["by_op"]["log_batch"]["p99_ms"], "%.0f"))
+            for n in sorted({n for _, n in writes}) if ("sqlite", n) in writes and ("postgres", n) in writes))
+
+    ss, sp = load(out, "search-sqlite.json"), load(out, "search-postgres.json")
+    if ss or sp:
+        fs, fp = load(out, "fill-sqlite.json"), load(out, "fill-postgres.json")
+        d = ss or sp
+        p("### 4. search_runs (`%s`, order by `%s`, max_results %d, %d repetitions)\n" % (
+            d["filter"], d["order_by"], d["max_results"], d["repeat"]))
+        p("| backend (path) | runs | bulk insert | median ms | p95 ms | get_experiment median ms |")
+        p("| --- | --- | --- | --- | --- | --- |")
+        for label, s, f in (("SQLite (local stage, direct)", ss, fs), ("PostgreSQL (production, via Nginx)", sp, fp)):
+            if s:
+                p("| %s | %d | %s s | %s | %s | %s |" % (label, s["runs_in_experiment"], f and f["insert_s"],
+                                                       s["median_ms"], s["p95_ms"], s["baseline_get_experiment_median_ms"]))
+        if ss and sp:
+            p("\nRatio SQLite / PostgreSQL: median %s, p95 %s; net of the per-request path cost "
+              "(get_experiment): median %s.\n" % (
+                  ratio(ss["median_ms"], sp["median_ms"]), ratio(ss["p95_ms"], sp["p95_ms"]),
+                  ratio(ss["median_ms"] - ss["baseline_get_experiment_median_ms"],
+                        sp["median_ms"] - sp["baseline_get_experiment_median_ms"])))
+
+    ap, ad = load(out, "artifacts-proxied.json"), load(out, "artifacts-direct.json")
+    idle = load(out, "mem-idle.json")
+    if ap or ad:
+        d = ap or ad
+        p("### 3. Artifacts (%d MiB file)\n" % d["size_mib"])
+        p("MLflow container memory idle: %s MiB (usage - inactive file, as docker stats), %s MiB RSS.\n" % (
+            idle and idle["stats_mib"], idle and idle["rss_mib"]))
+        p("| mode | upload MiB/s | download MiB/s | MLflow peak MiB during upload (stats / RSS) | "
+          "during download (stats / RSS) | sha256 ok |")
+        p("| --- | --- | --- | --- | --- | --- |")
+        for label, x in (("proxied: Nginx -> MLflow -> S3", ap), ("direct: client -> S3", ad)):
+            if x:
+                up, down = x.get("upload_peak_mem_mib", {}), x.get("download_peak_mem_mib", {})
+                p("| %s | %s (%s s) | %s (%s s) | %s / %s | %s / %s | %s |" % (
+                    label, x["upload_mib_s"], x["upload_s"], x["download_mib_s"], x["download_s"],
+                    up.get("stats_mib", "-"), up.get("rss_mib", "-"), down.get("stats_mib", "-"),
+                    down.get("rss_mib", "-"), x["sha256_ok"]))
+        if ap and ad:
+            p("\nRatio proxied / direct: upload %s, download %s.\n" % (
+                ratio(ap["upload_mib_s"], ad["upload_mib_s"]), ratio(ap["download_mib_s"], ad["download_mib_s"])))
+    if wall:
+        p("Wall time of the whole run: %dm%02ds." % (wall["seconds"] // 60, wall["seconds"] % 60))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else ".build/bench")
