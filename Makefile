@@ -11,10 +11,10 @@ INVENTORY   ?= inventories/local
 # that reach no container registry.
 MLFLOW_BASE_IMAGE ?= auto
 MLFLOW_CONTAINER  ?= mlflow-server
-# Molecule scenarios in the order `make test` runs them.
-SCENARIOS ?= docker nginx_proxy postgres minio mlflow_server cloud production sqlite_migration
+# Molecule scenarios in the order `make test` starts them (longest first: two run side by side).
+SCENARIOS ?= production multihost sqlite_migration mlflow_server minio postgres docker nginx_proxy cloud
 # How many scenarios run side by side (each has its own instances and network).
-MOLECULE_JOBS ?= 1
+MOLECULE_JOBS ?= 2
 ANSIBLE_ARGS ?=
 # `make bench` sizes (benchmarks/README.md).
 BENCH_N               ?= 1 4 16 32
@@ -91,7 +91,7 @@ test-venv: $(VENV)/.installed-test
 .PHONY: lint
 lint: test-venv collection-link ## yamllint, shellcheck, ansible-lint (production profile), role docs/specs in sync
 	source $(VENV)/bin/activate && yamllint -s .
-	shellcheck scripts/*.sh molecule/shared/*.sh tests/collection/*.sh images/*/*.sh .ci/run
+	shellcheck scripts/*.sh molecule/shared/*.sh tests/collection/*.sh images/*/*.sh benchmarks/*.sh benchmarks/compose/*.sh .ci/run
 	source $(VENV)/bin/activate && $(ANSIBLE_ENV) ansible-lint --profile production
 	$(PY) tests/lint/check_roles.py
 
