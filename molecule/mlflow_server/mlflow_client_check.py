@@ -9,7 +9,6 @@
 
 Exit code 0 when every check passed; prints one JSON line with what it saw.
 """
-import hashlib
 import json
 import os
 import sys
@@ -21,6 +20,9 @@ import mlflow
 import mlflow.pyfunc
 import pandas as pd
 from mlflow import MlflowClient
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+from checklib import sha256  # noqa: E402
 
 ARTIFACT_MB = 20
 STEPS = 10
@@ -34,14 +36,6 @@ class AddN(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input, params=None):
         return model_input + self.n
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fail(msg):

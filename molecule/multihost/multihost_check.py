@@ -66,22 +66,13 @@ import mlflow  # noqa: E402
 import psycopg  # noqa: E402
 import urllib3  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+from checklib import expect, seen  # noqa: E402
 
 urllib3.disable_warnings()
-seen = {}
 CONTAINER = cfg["CHECK_CONTAINER"]
 REPLICAS = cfg["CHECK_REPLICAS"]
 API_LINE = re.compile(r'"(GET|POST) /api/2\.0/mlflow(-artifacts)?/')
-
-
-def fail(msg):
-    print(json.dumps({"ok": False, "error": msg, "seen": seen}))
-    sys.exit(1)
-
-
-def expect(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def on_host(host, *argv, timeout=120):

@@ -17,7 +17,6 @@ CHECK_S3_ACCESS_KEY / CHECK_S3_SECRET_KEY (MLflow's key, to look into the bucket
 CHECK_BUCKET, CHECK_PREFIX (key prefix of the artifacts), CHECK_DIRECT_URL (direct mode).
 Prints one JSON line; exit code 0 when every check passed.
 """
-import hashlib
 import json
 import os
 import re
@@ -63,27 +62,10 @@ import pandas as pd  # noqa: E402
 import requests  # noqa: E402
 import urllib3  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+from checklib import expect, seen, sha256  # noqa: E402
 
 urllib3.disable_warnings()
-seen = {}
-
-
-def fail(msg):
-    print(json.dumps({"ok": False, "error": msg, "seen": seen}))
-    sys.exit(1)
-
-
-def expect(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class AddN(mlflow.pyfunc.PythonModel):

@@ -90,6 +90,8 @@ import requests  # noqa: E402
 import urllib3  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+from checklib import sha256  # noqa: E402
 
 urllib3.disable_warnings()
 mlflow.set_tracking_uri(PUBLIC)
@@ -106,14 +108,6 @@ class Mismatch(Exception):
 def done(ok, **extra):
     print(json.dumps({"ok": ok, "mode": args.mode, **extra, "seen": seen}))
     sys.exit(0 if ok else 1)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_random(path, mib):
