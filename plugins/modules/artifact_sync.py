@@ -14,10 +14,23 @@ description:
     C(--artifacts-destination) writes to) to O(dest) (C(s3://BUCKET/PREFIX), the C(--artifacts-destination) of the
     server that takes over) under the same relative path. A C(mlflow-artifacts:/1/RUN/artifacts/x) URI recorded
     by the old server therefore resolves to the same bytes through the new one.
-  - Resumable and idempotent. An object that already exists with the same size and either an ETag equal to the
-    file's MD5 (single-part upload) or a C(sha256) user metadata value equal to the file's SHA-256 is skipped.
-    Uploaded objects carry the file's SHA-256 as user metadata C(sha256), are read back with HEAD (size and
-    checksum) and the task fails unless every local file is present and verified in the bucket.
+  - Resumable and idempotent. An object that already exists with the same size and the ETag the server computed
+    for the file's bytes is skipped. That is the MD5 of the file for a single-part upload, and for a multipart upload
+    (ETag C(MD5-N)) the MD5 of the parts' MD5s, which the module computes from the file with the part size of its
+    own uploads, the part size the server reports for part 1 (C(HEAD ?partNumber=1), where supported) and the
+    part sizes of common clients (5, 8, 10, 15, 16, 32, 64, 100, 128, 256 and 512 MiB).
+  - Uploaded objects carry the file's SHA-256 as user metadata C(sha256), for other tools. The module never
+    trusts it, since anyone who can write an object can write its metadata; a C(sha256) value that contradicts
+    the file only makes a verification fail.
+  - Every uploaded object is read back with HEAD (size and ETag), and the file is hashed again after its upload.
+    The task fails unless every local file is present and verified in the bucket and no file changed while it was
+    uploaded (RV(changed_files)).
+  - Nothing is read through a symbolic link that leaves O(src) (or a rule's C(local_path)). Every directory and
+    file is opened relative to its parent with C(O_NOFOLLOW), so a link placed in the tree by whoever can write it
+    (also while the module runs) never makes the module upload a file from elsewhere on the host. Skipped paths
+    are listed in RV(skipped_paths) and warned about.
+  - File names that are not valid UTF-8 cannot be S3 keys; the task fails and lists them before anything is
+    uploaded.
   - An existing object with the same key but other content is a conflict. The task fails before uploading
     anything, unless O(on_conflict=overwrite).
   - Objects under the prefix that have no local file are counted (RV(extra_objects)) and left alone.
@@ -43,7 +56,11 @@ attributes:
 options:
   src:
     description:
-      - Local artifact root (on the host that runs the module). Symbolic links are followed for files only.
+      - Local artifact root (on the host that runs the module). O(src) itself may be a symbolic link.
+      - Below it, a symbolic link to a regular file inside the same tree is uploaded under the link's path with
+        the target's bytes (what the old server served there). Links that leave the tree, links to directories,
+        dangling links and special files (FIFOs, sockets, devices) are not copied; they are listed in
+        RV(skipped_paths) with the reason and warned about.
       - A missing directory is an error unless O(allow_missing_src=true).
     type: path
     required: true
@@ -88,12 +105,17 @@ options:
     default: fail
   multipart_threshold_mb:
     description:
-      - Files larger than this are uploaded in parts (their ETag is then no MD5; the C(sha256) metadata is used).
+      - Files of this size or larger are uploaded in parts of C(max(8, min(this, 512))) MiB (doubled while a file
+        would need more than 10000 parts), as boto3 does. Their ETag is then the MD5 of the parts' MD5s, which
+        the module computes from the file with the same part size to verify the upload.
     type: int
     default: 64
   sqlite_path:
     description:
       - MLflow SQLite store whose recorded artifact locations are reported (and rewritten with O(update_sqlite)).
+      - Opened through a percent-encoded C(file:) URI of its resolved path, read-only (read-write, never create,
+        with O(update_sqlite)), so any character in the path is taken literally. A path that does not exist or is
+        no regular file is an error.
     type: path
   rewrite:
     description:
@@ -131,6 +153,9 @@ notes:
   - MLflow's proxied artifact access maps C(mlflow-artifacts:/PATH) to C(DESTINATION/PATH) for both local and S3
     destinations, which is why relative paths are kept as they are.
   - Checked with SeaweedFS (S3 API) and boto3 1.26 (Debian bookworm).
+  - The checks need MD5-based ETags, which SeaweedFS, MinIO without server-side encryption and AWS S3 (unencrypted
+    or SSE-S3) return. Objects encrypted otherwise (SSE-C, SSE-KMS) have other ETags; they are reported as
+    conflicts and cannot be verified.
 seealso:
   - module: mlops.mlflow.pgloader_migrate
 """
@@ -192,7 +217,7 @@ skipped_count:
   type: int
   sample: 28
 verified:
-  description: Files whose object was confirmed (size and checksum) after the run; equals RV(files) on success.
+  description: Files whose object was confirmed (size and ETag) after the run; equals RV(files) on success.
   returned: success
   type: int
   sample: 40
@@ -207,6 +232,45 @@ extra_objects:
   returned: success
   type: int
   sample: 0
+skipped_paths:
+  description:
+    - Paths below O(src) or a rule's C(local_path) that were not copied (at most 200 listed), with the reason
+      (symbolic link that leaves the tree, to a directory, dangling; special file). They are not counted in
+      RV(files).
+  returned: when the local trees were read
+  type: list
+  elements: dict
+  sample:
+    - path: /var/lib/mlflow/artifacts/1/0a1b/artifacts/passwd
+      reason: symbolic link to /etc/passwd, outside the tree
+undecodable_paths:
+  description:
+    - Local files whose name is not valid UTF-8 (bytes shown as C(\xNN)), at most 200 listed. The task fails
+      before anything is uploaded.
+  returned: failure, when such names exist
+  type: list
+  elements: str
+  sample: [/var/lib/mlflow/artifacts/1/0a1b/artifacts/r\xe9sum\xe9.txt]
+mismatched:
+  description: Uploaded keys whose object does not show the file's size and ETag (at most 200 listed).
+  returned: failure after an upload
+  type: list
+  elements: str
+  sample: []
+missing:
+  description: Keys of local files that are not in the bucket after the upload (at most 200 listed).
+  returned: failure after an upload
+  type: list
+  elements: str
+  sample: []
+changed_files:
+  description:
+    - Uploaded keys whose local file had other content when it was hashed again after its upload (at most 200
+      listed); run the task again once the files are stable.
+  returned: failure after an upload
+  type: list
+  elements: str
+  sample: [artifacts/1/0a1b/artifacts/metrics.json]
 foreign_uris:
   description:
     - Recorded artifact locations outside C(mlflow-artifacts:) (at most 200 listed), with the rewritten value
@@ -232,11 +296,15 @@ rewritten_rows:
   sample: 0
 """
 
+import errno
 import hashlib
 import mimetypes
 import os
 import sqlite3
+import stat
 import traceback
+
+from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -255,6 +323,20 @@ SERVED_SCHEME = "mlflow-artifacts:"
 # Locations that are references, not storage places.
 REFERENCE_SCHEMES = ("models:/", "runs:/", SERVED_SCHEME)
 LIST_LIMIT = 200
+MiB = 1048576
+# S3 multipart limits, as boto3's s3transfer applies them (ChunksizeAdjuster).
+MIN_PART_SIZE = 5 * MiB
+MAX_PART_SIZE = 5 * 1024 * MiB
+MAX_PARTS = 10000
+# Part sizes of common clients (rclone 5, aws cli and boto3 8, MLflow 10, s3cmd 15, mc 16 MiB, ...),
+# tried on an existing multipart object whose ETag the module's own part size does not explain.
+COMMON_PART_SIZES = tuple(n * MiB for n in (5, 8, 10, 15, 16, 32, 64, 100, 128, 256, 512))
+O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+# Linux: an open file descriptor as a file name that reopens the same inode
+PROC_FD = "/proc/self/fd"
 
 # (table, id expression, column, extra WHERE) of every artifact location an MLflow store records.
 # Tables or columns a version does not have are skipped.
@@ -336,64 +418,257 @@ def rule_problems(rules):
     return problems
 
 
-def classify(local, remote):
-    """Decide for one file: ('upload', reason), ('skip', how), ('head', None) or ('conflict', reason).
+def transfer_sizes(threshold_mb):
+    """(multipart threshold, configured part size) in bytes of the module's uploads."""
+    return threshold_mb * MiB, max(8, min(threshold_mb, 512)) * MiB
 
-    local: {'size', 'md5', 'sha256'}; remote: None (absent) or {'size', 'etag', 'sha256'} where
-    'sha256' is absent until the object's metadata was read (HEAD), and None when it has none.
+
+def upload_part_size(size, threshold, chunksize):
+    """Part size boto3 uses to upload `size` bytes, or None for a single-part upload (s3transfer's rules)."""
+    if size < threshold:
+        return None
+    part = chunksize
+    while -(-size // part) > MAX_PARTS:
+        part *= 2
+    return min(max(part, MIN_PART_SIZE), MAX_PART_SIZE)
+
+
+def multipart_etag(part_md5s):
+    """ETag of a multipart object from the binary MD5 digests of its parts: MD5(concatenation)-N."""
+    return "%s-%d" % (hashlib.md5(b"".join(part_md5s)).hexdigest(), len(part_md5s))
+
+
+def etag_value(etag):
+    """An ETag without quotes and in lower case ('' when absent)."""
+    return (etag or "").strip().strip('"').lower()
+
+
+def etag_parts(etag):
+    """Number of parts of a multipart ETag ('abc-3' -> 3), None for any other ETag."""
+    base, dash, count = etag_value(etag).rpartition("-")
+    if not dash or not base or not count.isdigit() or int(count) < 1:
+        return None
+    return int(count)
+
+
+def part_size_candidates(size, parts, hints=()):
+    """Part sizes that split `size` bytes into exactly `parts` parts: the hints first, then COMMON_PART_SIZES."""
+    if not parts or parts < 1:
+        return []
+    if parts == 1:
+        return [max(size, 1)]  # one part: its size does not change the ETag
+    found = []
+    for part in list(hints) + list(COMMON_PART_SIZES):
+        if part and part > 0 and part not in found and -(-size // part) == parts:
+            found.append(part)
+    return found
+
+
+def etag_matches(local, etag):
+    """True when an ETag is the one the server computes for the local file's bytes."""
+    etag = etag_value(etag)
+    if not etag:
+        return False
+    if "-" in etag:
+        return etag in local.get("etags", {}).values()
+    return etag == local["md5"]
+
+
+def classify(local, remote):
+    """Decide for one file from the listing: ('upload', reason), ('skip', how), ('parts', N) or ('conflict', reason).
+
+    local: {'size', 'md5', 'sha256', 'etags': {part size: multipart ETag}}; remote: None (absent) or
+    {'size', 'etag'}. Only what the server computed (size, ETag) decides; ('parts', N) asks for the ETags of the
+    file with other part sizes that make N parts, after which an unmatched multipart ETag is a conflict.
     """
     if remote is None:
         return "upload", "missing"
     if remote["size"] != local["size"]:
         return "conflict", "size differs (%s in the bucket, %s here)" % (remote["size"], local["size"])
-    etag = (remote.get("etag") or "").strip('"')
-    if etag and "-" not in etag and etag == local["md5"]:
-        return "skip", "md5"
-    if "sha256" not in remote:
-        return "head", None
-    if remote["sha256"] == local["sha256"]:
-        return "skip", "sha256"
-    if remote["sha256"] is None and "-" not in etag and etag:
-        return "conflict", "md5 differs"
-    if remote["sha256"] is None:
-        return "conflict", "multipart object without sha256 metadata"
-    return "conflict", "sha256 differs"
+    etag = etag_value(remote.get("etag"))
+    if etag_matches(local, etag):
+        return "skip", "multipart etag" if "-" in etag else "md5"
+    if not etag:
+        return "conflict", "no ETag"
+    if "-" in etag:
+        parts = etag_parts(etag)
+        if parts:
+            return "parts", parts
+        return "conflict", "unknown ETag format %s" % etag
+    return "conflict", "md5 differs"
 
 
 def verified(local, head):
-    """True when a HEAD answer proves the object holds the local file."""
+    """True when a HEAD answer proves the object holds the local file: same size and the server's ETag.
+
+    The object's C(sha256) metadata proves nothing (whoever writes an object writes its metadata), but one that
+    contradicts the file makes the check fail.
+    """
     if head is None or head["size"] != local["size"]:
         return False
-    etag = (head.get("etag") or "").strip('"')
-    if head.get("sha256"):
-        return head["sha256"] == local["sha256"]
-    return bool(etag) and "-" not in etag and etag == local["md5"]
+    if head.get("sha256") and head["sha256"] != local["sha256"]:
+        return False
+    return etag_matches(local, head.get("etag"))
 
 
-def walk_files(root):
-    """{relative posix path: absolute path} of the regular files below root (sorted walk)."""
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            if not os.path.isfile(path):
+def same_content(a, b):
+    return all(a[k] == b[k] for k in ("size", "md5", "sha256"))
+
+
+def display_path(path):
+    """A path as text: bytes of a name that is not UTF-8 shown as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def is_utf8(name):
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def is_below(path, root):
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def open_below(root, rel):
+    """Open the regular file `rel` (posix path below root) without following any symbolic link below root.
+
+    Every directory is opened relative to its parent with O_NOFOLLOW, the file too, so a link placed in the tree
+    (also one swapped in while the module runs) makes this fail instead of leaving the tree. OSError otherwise.
+    """
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise OSError(errno.EINVAL, "not a plain relative path", rel)
+    fd = os.open(root, os.O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            sub = os.open(part, os.O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+        # O_NONBLOCK: a FIFO swapped in must not block the open; no effect on a regular file
+        file_fd = os.open(parts[-1], os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, dir_fd=fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(os.fstat(file_fd).st_mode):
+        os.close(file_fd)
+        raise OSError(errno.EINVAL, "not a regular file", os.path.join(root, rel))
+    return os.fdopen(file_fd, "rb")
+
+
+def link_problem(root, rel):
+    """Why the symbolic link `rel` below root is not copied, or None with the target's path below root.
+
+    Returns (reason, None) or (None, target relative to root).
+    """
+    path = os.path.join(root, rel)
+    target = display_path(os.readlink(path))
+    resolved = os.path.realpath(path)
+    if not is_below(resolved, root):
+        return "symbolic link to %s, outside the tree" % target, None
+    try:
+        mode = os.stat(resolved, follow_symlinks=False).st_mode
+    except OSError:
+        return "dangling symbolic link to %s" % target, None
+    if stat.S_ISLNK(mode):  # realpath stops at a loop
+        return "dangling symbolic link to %s (a loop)" % target, None
+    if stat.S_ISDIR(mode):
+        return "symbolic link to the directory %s (not followed)" % target, None
+    if not stat.S_ISREG(mode):
+        return "symbolic link to %s, no regular file" % target, None
+    return None, os.path.relpath(resolved, root).replace(os.sep, "/")
+
+
+def scan_tree(root):
+    """The files below root, walked without following links (directories opened with O_NOFOLLOW).
+
+    Returns {'root': resolved root, 'files': {relative posix path: target path relative to root},
+    'skipped': [{'path', 'reason'}], 'undecodable': [path]}; a link to a regular file inside the tree maps to its
+    target; paths in 'skipped' and 'undecodable' are shown below `root` as given. OSError when a directory
+    cannot be read.
+    """
+    real_root = os.path.realpath(root)
+    tree = dict(root=real_root, files={}, skipped=[], undecodable=[])
+
+    def skip(rel, reason):
+        tree["skipped"].append(dict(path=display_path(os.path.join(root, rel)), reason=reason))
+
+    def visit(dir_fd, rel_dir):
+        with os.scandir(dir_fd) as it:
+            names = sorted(entry.name for entry in it)
+        for name in names:
+            rel = rel_dir + "/" + name if rel_dir else name
+            try:
+                mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+            except FileNotFoundError:  # removed since the listing
                 continue
-            rel = os.path.relpath(path, root).replace(os.sep, "/")
-            found[rel] = path
-    return found
+            if stat.S_ISDIR(mode):
+                sub = os.open(name, os.O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, dir_fd=dir_fd)
+                try:
+                    visit(sub, rel)
+                finally:
+                    os.close(sub)
+                continue
+            if stat.S_ISLNK(mode):
+                reason, target = link_problem(real_root, rel)
+            elif stat.S_ISREG(mode):
+                reason, target = None, rel
+            else:
+                reason, target = "special file (FIFO, socket or device)", None
+            if reason:
+                skip(rel, reason)
+            elif not is_utf8(rel):
+                tree["undecodable"].append(display_path(os.path.join(root, rel)))
+            else:
+                tree["files"][rel] = target
+
+    fd = os.open(real_root, os.O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    try:
+        visit(fd, "")
+    finally:
+        os.close(fd)
+    return tree
 
 
-def file_digests(path):
+def digests(f, part_sizes=()):
+    """Size, MD5, SHA-256 and {part size: multipart ETag} of a binary stream, in one pass."""
     md5 = hashlib.md5()
     sha = hashlib.sha256()
     size = 0
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            md5.update(chunk)
-            sha.update(chunk)
-            size += len(chunk)
-    return dict(size=size, md5=md5.hexdigest(), sha256=sha.hexdigest())
+    parts = dict((p, [hashlib.md5(), 0, []]) for p in set(part_sizes) if p and p > 0)
+    for chunk in iter(lambda: f.read(MiB), b""):
+        md5.update(chunk)
+        sha.update(chunk)
+        size += len(chunk)
+        for part_size, state in parts.items():
+            view = memoryview(chunk)
+            while len(view):
+                piece = view[:part_size - state[1]]
+                state[0].update(piece)
+                state[1] += len(piece)
+                view = view[len(piece):]
+                if state[1] == part_size:
+                    state[2].append(state[0].digest())
+                    state[0], state[1] = hashlib.md5(), 0
+    etags = {}
+    for part_size, (current, filled, done) in parts.items():
+        if filled or not done:
+            done = done + [current.digest()]
+        etags[part_size] = multipart_etag(done)
+    return dict(size=size, md5=md5.hexdigest(), sha256=sha.hexdigest(), etags=etags)
+
+
+def file_digests(root, rel, threshold=None, chunksize=None, part_sizes=()):
+    """digests() of the file `rel` below root (opened with open_below), with the multipart ETag of the
+    module's own upload when the file is that large; 'part_size' is that upload's part size or None."""
+    with open_below(root, rel) as f:
+        part = None
+        if threshold is not None:
+            part = upload_part_size(os.fstat(f.fileno()).st_size, threshold, chunksize)
+        found = digests(f, list(part_sizes) + ([part] if part else []))
+    found["part_size"] = part
+    return found
 
 
 def sources(src, prefix, rules):
@@ -438,12 +713,21 @@ def rewrite_rows(conn, found):
     return n
 
 
-def summary_message(files, uploaded, nbytes, skipped, verified_count, check_mode):
+def sqlite_uri(path, write=False):
+    """SQLite URI of a database file: the resolved path percent-encoded (so '?', '#', '%' are literal), opened
+    read-only or read-write, never created."""
+    real = os.path.realpath(path)
+    return "file://%s?mode=%s" % (quote(os.fsencode(real), safe="/"), "rw" if write else "ro")
+
+
+def summary_message(files, uploaded, nbytes, skipped, verified_count, check_mode, not_copied=0):
     verb = "would upload" if check_mode else "uploaded"
     msg = "%s %d of %d files (%.1f MiB), %d already present" % (
         verb, uploaded, files, nbytes / 1048576.0, skipped)
     if not check_mode:
         msg += "; %d verified" % verified_count
+    if not_copied:
+        msg += "; %d path(s) not copied (skipped_paths)" % not_copied
     return msg
 
 
@@ -462,9 +746,8 @@ class Bucket(object):
         self.client = boto3.client(
             "s3", endpoint_url=p["endpoint_url"], region_name=p["region"], verify=verify, config=config,
             aws_access_key_id=p["access_key"], aws_secret_access_key=p["secret_key"])
-        self.transfer = boto3.s3.transfer.TransferConfig(
-            multipart_threshold=p["multipart_threshold_mb"] * 1048576,
-            multipart_chunksize=max(8, min(p["multipart_threshold_mb"], 512)) * 1048576)
+        threshold, chunksize = transfer_sizes(p["multipart_threshold_mb"])
+        self.transfer = boto3.s3.transfer.TransferConfig(multipart_threshold=threshold, multipart_chunksize=chunksize)
 
     def fail(self, what, e):
         self.module.fail_json(msg="S3 %s failed on bucket %s: %s" % (what, self.bucket, e))
@@ -492,13 +775,30 @@ class Bucket(object):
         return dict(size=r["ContentLength"], etag=r.get("ETag"),
                     sha256=(r.get("Metadata") or {}).get("sha256"))
 
-    def upload(self, path, key, sha256):
+    def first_part_size(self, key):
+        """Size of part 1 of a multipart object (HEAD ?partNumber=1), None where the server does not tell."""
+        try:
+            r = self.client.head_object(Bucket=self.bucket, Key=key, PartNumber=1)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            return None
+        if (r.get("PartsCount") or 0) > 1:
+            return r.get("ContentLength")
+        return None
+
+    def upload(self, f, key, sha256):
+        """Upload the open file f (the inode it refers to, never a path that could be swapped for a link)."""
         extra = {"Metadata": {"sha256": sha256}}
-        content_type = mimetypes.guess_type(path)[0]
+        content_type = mimetypes.guess_type(key)[0]
         if content_type:
             extra["ContentType"] = content_type
         try:
-            self.client.upload_file(path, self.bucket, key, ExtraArgs=extra, Config=self.transfer)
+            if os.path.isdir(PROC_FD):
+                # the same inode, read part by part from disk as with any file name (upload_fileobj would hold
+                # up to 10 parts in memory)
+                self.client.upload_file("%s/%d" % (PROC_FD, f.fileno()), self.bucket, key, ExtraArgs=extra,
+                                        Config=self.transfer)
+            else:
+                self.client.upload_fileobj(f, self.bucket, key, ExtraArgs=extra, Config=self.transfer)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
                 boto3.exceptions.S3UploadFailedError) as e:
             self.fail("upload of %s" % key, e)
@@ -544,12 +844,13 @@ def main():
 
     # -- Recorded locations --------------------------------------------------------------------
     if p["sqlite_path"]:
+        if not os.path.exists(p["sqlite_path"]):
+            module.fail_json(msg="sqlite_path %s does not exist" % p["sqlite_path"])
         if not os.path.isfile(p["sqlite_path"]):
-            module.fail_json(msg="sqlite_path %s is not a file" % p["sqlite_path"])
+            module.fail_json(msg="sqlite_path %s is not a regular file" % p["sqlite_path"])
         write = p["update_sqlite"] and not module.check_mode
-        uri = "file:%s?mode=%s" % (p["sqlite_path"], "rw" if write else "ro")
         try:
-            conn = sqlite3.connect(uri, uri=True)
+            conn = sqlite3.connect(sqlite_uri(p["sqlite_path"], write), uri=True)
             found = scan_uris(conn, rules)
             rewritten = 0
             if p["update_sqlite"]:
@@ -577,14 +878,38 @@ def main():
             module.warn(text)
 
     # -- Local files ----------------------------------------------------------------------------
-    local = {}
+    # Read and hashed before anything reaches the bucket; every file opened without following links.
+    threshold, chunksize = transfer_sizes(p["multipart_threshold_mb"])
+    local, not_copied, undecodable = {}, [], []
+    result["skipped_paths"] = []
     for root, key_prefix in sources(p["src"], prefix, rules):
         if not os.path.isdir(root):
             if root == p["src"] and p["allow_missing_src"]:
                 continue
             module.fail_json(msg="artifact directory %s does not exist" % root, **result)
-        for rel, path in walk_files(root).items():
-            local[join_key(key_prefix, rel)] = dict(path=path, **file_digests(path))
+        try:
+            tree = scan_tree(root)
+        except OSError as e:
+            module.fail_json(msg="cannot read the artifact directory %s: %s" % (root, e), **result)
+        not_copied += tree["skipped"]
+        undecodable += tree["undecodable"]
+        for rel, target in sorted(tree["files"].items()):
+            local[join_key(key_prefix, rel)] = dict(root=tree["root"], target=target, path=os.path.join(root, rel))
+    result["skipped_paths"] = not_copied[:LIST_LIMIT]
+    if not_copied:
+        module.warn("%d path(s) below the artifact directories are not copied: %s%s" % (
+            len(not_copied), "; ".join("%s (%s)" % (s["path"], s["reason"]) for s in not_copied[:10]),
+            " ..." if len(not_copied) > 10 else ""))
+    if undecodable:
+        module.fail_json(msg="%d file name(s) are not valid UTF-8 and cannot be S3 keys; nothing was uploaded. "
+                             "Rename them: %s%s" % (len(undecodable), ", ".join(undecodable[:10]),
+                                                    " ..." if len(undecodable) > 10 else ""),
+                         undecodable_paths=undecodable[:LIST_LIMIT], **result)
+    for key, item in local.items():
+        try:
+            item.update(file_digests(item["root"], item["target"], threshold, chunksize))
+        except OSError as e:
+            module.fail_json(msg="cannot read %s: %s" % (display_path(item["path"]), e), **result)
 
     if boto3 is None:
         module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
@@ -594,9 +919,27 @@ def main():
     # -- Plan -------------------------------------------------------------------------------------
     to_upload, conflicts, skipped = [], [], 0
     for key in sorted(local):
-        action, reason = classify(local[key], remote.get(key))
-        if action == "head":
-            action, reason = classify(local[key], dict(remote[key], sha256=(s3.head(key) or {}).get("sha256")))
+        item = local[key]
+        action, reason = classify(item, remote.get(key))
+        if action == "parts":
+            # a multipart object: try the part sizes that give its number of parts
+            parts = reason
+            hints = [s3.first_part_size(key), chunksize] if parts > 1 else []
+            sizes = part_size_candidates(item["size"], parts, hints)
+            sizes = [size for size in sizes if size not in item["etags"]]
+            if sizes:
+                try:
+                    more = file_digests(item["root"], item["target"], part_sizes=sizes)
+                except OSError as e:
+                    module.fail_json(msg="cannot read %s: %s" % (display_path(item["path"]), e), **result)
+                if not same_content(item, more):
+                    module.fail_json(msg="%s changed while the module ran; run it again once the files are stable"
+                                         % display_path(item["path"]), **result)
+                item["etags"].update(more["etags"])
+                action, reason = classify(item, remote[key])
+            if action == "parts":
+                action, reason = ("conflict",
+                                  "multipart ETag (%d parts) matches the file with no part size tried" % parts)
         if action == "skip":
             skipped += 1
         elif action == "upload":
@@ -616,22 +959,36 @@ def main():
     if to_upload:
         result["changed"] = True
     if module.check_mode:
-        result.update(verified=skipped,
-                      msg=summary_message(len(local), len(to_upload), nbytes, skipped, skipped, True))
+        result.update(verified=skipped, msg=summary_message(len(local), len(to_upload), nbytes, skipped, skipped,
+                                                            True, len(not_copied)))
         module.exit_json(**result)
 
     # -- Upload and prove --------------------------------------------------------------------------
+    # Each file is uploaded from the descriptor it is opened with, and hashed again from it afterwards.
+    changed_files = []
     for key in to_upload:
-        s3.upload(local[key]["path"], key, local[key]["sha256"])
+        item = local[key]
+        try:
+            with open_below(item["root"], item["target"]) as f:
+                s3.upload(f, key, item["sha256"])
+                f.seek(0)
+                after = digests(f)
+        except OSError as e:
+            module.fail_json(msg="cannot read %s: %s" % (display_path(item["path"]), e), **result)
+        if not same_content(item, after):
+            changed_files.append(key)
     bad = [k for k in to_upload if not verified(local[k], s3.head(k))]
     after = s3.listing(prefix)
     missing = sorted(k for k in local if k not in after)
-    result["verified"] = len(local) - len(set(bad) | set(missing))
-    if bad or missing:
-        module.fail_json(msg="after the upload, %d object(s) do not match their file and %d are missing in s3://%s"
-                             % (len(bad), len(missing), bucket_name),
-                         mismatched=bad[:LIST_LIMIT], missing=missing[:LIST_LIMIT], **result)
-    result["msg"] = summary_message(len(local), len(to_upload), nbytes, skipped, result["verified"], False)
+    result["verified"] = len(local) - len(set(bad) | set(missing) | set(changed_files))
+    if bad or missing or changed_files:
+        module.fail_json(msg="after the upload, %d object(s) do not match their file, %d are missing in s3://%s and "
+                             "%d file(s) changed while they were uploaded (run again once they are stable)"
+                             % (len(bad), len(missing), bucket_name, len(changed_files)),
+                         mismatched=bad[:LIST_LIMIT], missing=missing[:LIST_LIMIT],
+                         changed_files=changed_files[:LIST_LIMIT], **result)
+    result["msg"] = summary_message(len(local), len(to_upload), nbytes, skipped, result["verified"], False,
+                                    len(not_copied))
     module.exit_json(**result)
 
 

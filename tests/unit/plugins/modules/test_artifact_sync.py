@@ -3,14 +3,26 @@
 S3 URI parsing, the recorded-location scan and its rewrite (plain pytest, no S3 needed)."""
 from __future__ import annotations
 
+import ast
 import hashlib
+import io
+import os
 import sqlite3
 
+import boto3
+import botocore.exceptions
 import pytest
+import yaml
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+from s3transfer.utils import ChunksizeAdjuster
 
 from ansible_collections.mlops.mlflow.plugins.modules import artifact_sync as m
 
+MiB = 1048576
 LOCAL = {"size": 5, "md5": hashlib.md5(b"hello").hexdigest(), "sha256": hashlib.sha256(b"hello").hexdigest()}
+# the multipart ETag of b"hello" in one part (a client with a part size >= 5 bytes)
+HELLO_1_PART = "%s-1" % hashlib.md5(hashlib.md5(b"hello").digest()).hexdigest()
 
 
 @pytest.mark.parametrize("uri,expected", [
@@ -72,12 +84,13 @@ def test_classify_same_md5_etag_is_skipped_without_head():
     assert m.classify(LOCAL, {"size": 5, "etag": '"%s"' % LOCAL["md5"]}) == ("skip", "md5")
 
 
-def test_classify_multipart_etag_needs_head_then_sha256_decides():
+def test_classify_multipart_etag_asks_for_other_part_sizes():
     remote = {"size": 5, "etag": '"abc-2"'}
-    assert m.classify(LOCAL, remote) == ("head", None)
-    assert m.classify(LOCAL, dict(remote, sha256=LOCAL["sha256"])) == ("skip", "sha256")
-    assert m.classify(LOCAL, dict(remote, sha256="0" * 64))[0] == "conflict"
-    assert m.classify(LOCAL, dict(remote, sha256=None)) == ("conflict", "multipart object without sha256 metadata")
+    assert m.classify(LOCAL, remote) == ("parts", 2)
+    # metadata plays no part: the ETag the server computed decides
+    assert m.classify(LOCAL, dict(remote, sha256=LOCAL["sha256"])) == ("parts", 2)
+    assert m.classify(dict(LOCAL, etags={5: HELLO_1_PART}), {"size": 5, "etag": '"%s"' % HELLO_1_PART}) == \
+        ("skip", "multipart etag")
 
 
 def test_classify_size_or_md5_difference_is_a_conflict():
@@ -85,14 +98,93 @@ def test_classify_size_or_md5_difference_is_a_conflict():
     assert m.classify(LOCAL, {"size": 5, "etag": "0" * 32, "sha256": None}) == ("conflict", "md5 differs")
 
 
-def test_verified():
-    assert m.verified(LOCAL, {"size": 5, "etag": '"x-3"', "sha256": LOCAL["sha256"]})
-    assert m.verified(LOCAL, {"size": 5, "etag": '"%s"' % LOCAL["md5"], "sha256": None})
-    assert not m.verified(LOCAL, None)
-    assert not m.verified(LOCAL, {"size": 4, "etag": LOCAL["md5"], "sha256": LOCAL["sha256"]})
-    assert not m.verified(LOCAL, {"size": 5, "etag": '"x-3"', "sha256": None})
+@pytest.mark.parametrize("remote,expected", [
+    (None, ("upload", "missing")),
+    ({"size": 5, "etag": '"%s"' % LOCAL["md5"]}, ("skip", "md5")),
+    ({"size": 5, "etag": LOCAL["md5"].upper()}, ("skip", "md5")),
+    ({"size": 5, "etag": '"%s"' % hashlib.md5(b"HELLO").hexdigest(), "sha256": LOCAL["sha256"]},
+     ("conflict", "md5 differs")),
+    ({"size": 5, "etag": None}, ("conflict", "no ETag")),
+    ({"size": 5, "etag": '"abc-x"'}, ("conflict", "unknown ETag format abc-x")),
+    ({"size": 5, "etag": '"abc-0"'}, ("conflict", "unknown ETag format abc-0")),
+])
+def test_classify(remote, expected):
+    assert m.classify(LOCAL, remote) == expected
+
+
+@pytest.mark.parametrize("head,ok", [
+    ({"size": 5, "etag": '"%s"' % LOCAL["md5"], "sha256": None}, True),
+    ({"size": 5, "etag": '"%s"' % LOCAL["md5"], "sha256": LOCAL["sha256"]}, True),
+    (None, False),
+    ({"size": 4, "etag": LOCAL["md5"], "sha256": LOCAL["sha256"]}, False),
+    # right metadata, but the server computed another MD5 or a multipart ETag nobody computed here
+    ({"size": 5, "etag": '"%s"' % ("0" * 32), "sha256": LOCAL["sha256"]}, False),
+    ({"size": 5, "etag": '"x-3"', "sha256": LOCAL["sha256"]}, False),
+    ({"size": 5, "etag": '"x-3"', "sha256": None}, False),
     # a wrong sha256 is not rescued by a matching md5
-    assert not m.verified(LOCAL, {"size": 5, "etag": LOCAL["md5"], "sha256": "0" * 64})
+    ({"size": 5, "etag": LOCAL["md5"], "sha256": "0" * 64}, False),
+    ({"size": 5, "etag": '"%s"' % HELLO_1_PART, "sha256": None}, False),
+])
+def test_verified(head, ok):
+    assert m.verified(LOCAL, head) is ok
+
+
+def test_verified_multipart():
+    local = dict(LOCAL, etags={5 * MiB: HELLO_1_PART})
+    assert m.verified(local, {"size": 5, "etag": '"%s"' % HELLO_1_PART, "sha256": LOCAL["sha256"]})
+    assert not m.verified(local, {"size": 5, "etag": '"%s-2"' % ("0" * 32), "sha256": LOCAL["sha256"]})
+
+
+@pytest.mark.parametrize("size", [0, 1, 5 * MiB, 64 * MiB - 1, 64 * MiB, 10000 * 8 * MiB + 1, 6 * 1024 ** 4])
+@pytest.mark.parametrize("threshold_mb", [1, 8, 64, 600])
+def test_upload_part_size_is_the_one_of_s3transfer(size, threshold_mb):
+    threshold, chunksize = m.transfer_sizes(threshold_mb)
+    expected = None if size < threshold else ChunksizeAdjuster().adjust_chunksize(chunksize, size)
+    assert m.upload_part_size(size, threshold, chunksize) == expected
+
+
+@pytest.mark.parametrize("threshold_mb,sizes", [
+    (64, (64 * MiB, 64 * MiB)),
+    (1, (1 * MiB, 8 * MiB)),
+    (600, (600 * MiB, 512 * MiB)),
+])
+def test_transfer_sizes(threshold_mb, sizes):
+    assert m.transfer_sizes(threshold_mb) == sizes
+
+
+@pytest.mark.parametrize("etag,parts", [
+    ('"0123abcd-3"', 3), ("abc-12", 12), ('"0123abcd"', None), ("", None), (None, None), ("-3", None),
+    ("abc-", None), ("abc-0", None), ("abc-x", None),
+])
+def test_etag_parts(etag, parts):
+    assert m.etag_parts(etag) == parts
+
+
+@pytest.mark.parametrize("size,parts,hints,expected", [
+    (5, 1, (), [5]),
+    (0, 1, (), [1]),
+    (33 * MiB, 7, (), [5 * MiB]),
+    (33 * MiB, 5, (), [8 * MiB]),
+    (33 * MiB, 3, (), [15 * MiB, 16 * MiB]),
+    (33 * MiB, 3, (12 * MiB, None, 16 * MiB), [12 * MiB, 16 * MiB, 15 * MiB]),
+    (33 * MiB, 2, (), [32 * MiB]),
+    (33 * MiB, 0, (), []),
+    (1000 * MiB, 3, (), []),
+])
+def test_part_size_candidates(size, parts, hints, expected):
+    assert m.part_size_candidates(size, parts, hints) == expected
+
+
+@pytest.mark.parametrize("length", [0, 1, 3 * MiB, 4 * MiB, 4 * MiB + 1, 9 * MiB + 7])
+def test_digests_compute_the_etags_a_server_computes(length):
+    body = bytes(range(251)) * (length // 251) + b"x" * (length % 251)
+    found = m.digests(io.BytesIO(body), [MiB, 2 * MiB, 5 * MiB])
+    assert found["size"] == length
+    assert found["md5"] == hashlib.md5(body).hexdigest()
+    assert found["sha256"] == hashlib.sha256(body).hexdigest()
+    for part_size in (MiB, 2 * MiB, 5 * MiB):
+        assert '"%s"' % found["etags"][part_size] == multipart_etag(body, part_size)
+    assert m.digests(io.BytesIO(body))["etags"] == {}
 
 
 RULES = [
@@ -126,13 +218,53 @@ def test_sources_adds_rule_directories_below_the_prefix():
     ]
 
 
-def test_walk_files_and_digests(tmp_path):
+def test_scan_tree_and_digests(tmp_path):
     (tmp_path / "1" / "r" / "artifacts").mkdir(parents=True)
     (tmp_path / "1" / "r" / "artifacts" / "a.txt").write_bytes(b"hello")
     (tmp_path / "top.bin").write_bytes(b"")
-    files = m.walk_files(str(tmp_path))
-    assert sorted(files) == ["1/r/artifacts/a.txt", "top.bin"]
-    assert m.file_digests(files["1/r/artifacts/a.txt"]) == LOCAL
+    tree = m.scan_tree(str(tmp_path))
+    assert tree["files"] == {"1/r/artifacts/a.txt": "1/r/artifacts/a.txt", "top.bin": "top.bin"}
+    assert tree["skipped"] == tree["undecodable"] == []
+    found = m.file_digests(tree["root"], "1/r/artifacts/a.txt")
+    assert dict((k, found[k]) for k in LOCAL) == LOCAL
+    assert found["part_size"] is None and found["etags"] == {}
+    found = m.file_digests(tree["root"], "1/r/artifacts/a.txt", threshold=5, chunksize=8 * MiB)
+    assert found["part_size"] == 8 * MiB and found["etags"] == {8 * MiB: HELLO_1_PART}
+
+
+def test_scan_tree_through_a_linked_root(tmp_path):
+    """src itself may be a link (chosen by the administrator); links below it are judged against its target."""
+    write(tmp_path / "real" / "a.txt", b"a")
+    write(tmp_path / "real" / "sub" / "b.txt", b"b")
+    os.symlink("../a.txt", str(tmp_path / "real" / "sub" / "up.txt"))
+    os.symlink(str(tmp_path / "real"), str(tmp_path / "src"))
+    tree = m.scan_tree(str(tmp_path / "src"))
+    assert tree["root"] == os.path.realpath(str(tmp_path / "real"))
+    assert tree["files"] == {"a.txt": "a.txt", "sub/b.txt": "sub/b.txt", "sub/up.txt": "a.txt"}
+
+
+@pytest.mark.parametrize("target,reason", [
+    ("{outside}/x.txt", "outside the tree"),
+    ("../../outside/x.txt", "outside the tree"),
+    ("{outside}", "outside the tree"),
+    ("nothing-here", "dangling"),
+    ("self", "dangling"),
+    ("d", "directory"),
+    ("a.txt", None),
+    ("d/../a.txt", None),
+    ("{root}/a.txt", None),
+])
+def test_link_problem(tmp_path, target, reason):
+    root = tmp_path / "root"
+    write(root / "a.txt", b"a")
+    (root / "d").mkdir()
+    write(tmp_path / "outside" / "x.txt", b"x")
+    os.symlink(target.format(outside=tmp_path / "outside", root=root), str(root / "self"))
+    got_reason, got_target = m.link_problem(os.path.realpath(str(root)), "self")
+    if reason is None:
+        assert (got_reason, got_target) == (None, "a.txt")
+    else:
+        assert reason in got_reason and got_target is None
 
 
 def make_store():
@@ -177,3 +309,447 @@ def test_rewrite_rows_changes_matched_rows_only():
 def test_summary_message():
     assert m.summary_message(3, 1, 1048576, 2, 3, False) == "uploaded 1 of 3 files (1.0 MiB), 2 already present; 3 verified"
     assert m.summary_message(3, 3, 0, 0, 0, True).startswith("would upload 3 of 3")
+    assert m.summary_message(3, 0, 0, 3, 3, False, 2).endswith("; 3 verified; 2 path(s) not copied (skipped_paths)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Harness: main() against a fake S3 server
+# ---------------------------------------------------------------------------------------------
+
+class Exit(Exception):
+    def __init__(self, result):
+        Exception.__init__(self, result.get("msg"))
+        self.result = result
+
+
+class Fail(Exit):
+    pass
+
+
+def _exit_json(self, **kwargs):
+    kwargs.setdefault("changed", False)
+    raise Exit(kwargs)
+
+
+def _fail_json(self, msg, **kwargs):
+    kwargs["msg"] = msg
+    kwargs["failed"] = True
+    raise Fail(kwargs)
+
+
+def md5_etag(body):
+    return '"%s"' % hashlib.md5(body).hexdigest()
+
+
+def multipart_etag(body, part_size):
+    parts = [body[i:i + part_size] for i in range(0, len(body), part_size)] or [b""]
+    return '"%s-%d"' % (hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest(), len(parts))
+
+
+class FakeS3(object):
+    """Stands for an S3 server (SeaweedFS, MinIO) and boto3's transfer manager together.
+
+    Like a real server, it computes every ETag from the bytes it receives: a single-part upload's
+    ETag is the quoted MD5 of the body, a multipart upload's the MD5 of the parts' MD5s followed by
+    -N. Uploads are split the way s3transfer splits them (size >= multipart_threshold: parts of
+    multipart_chunksize as s3transfer's ChunksizeAdjuster adjusts it). User metadata is stored as
+    sent and never checked. Keys are encoded as UTF-8, as botocore does (surrogates raise).
+    """
+
+    def __init__(self):
+        self.objects = {}
+        self.uploaded = []
+        self.part_number = True   # HEAD ?partNumber=1 answers with the first part (AWS, MinIO)
+        self.before_read = None   # hooks called with the key around reading an upload's body
+        self.after_read = None
+        self.corrupt = False      # store other bytes than received (the ETag shows it)
+
+    def put(self, key, body, metadata=None, part_size=None):
+        key.encode("utf-8")
+        etag = multipart_etag(body, part_size) if part_size else md5_etag(body)
+        self.objects[key] = dict(body=body, etag=etag, metadata=dict(metadata or {}), part_size=part_size)
+
+    def _store(self, body, key, extra, config):
+        part_size = None
+        if len(body) >= config.multipart_threshold:
+            part_size = ChunksizeAdjuster().adjust_chunksize(config.multipart_chunksize, len(body))
+        if self.corrupt:
+            body = body[:-1] + bytes([body[-1] ^ 1])
+        self.put(key, body, metadata=(extra or {}).get("Metadata"), part_size=part_size)
+        self.uploaded.append(key)
+        if self.after_read:
+            self.after_read(key)
+
+    def upload_file(self, Filename, Bucket, Key, ExtraArgs=None, Config=None, Callback=None):
+        assert Bucket == "mlflow"
+        Key.encode("utf-8")
+        if self.before_read:
+            self.before_read(Key)
+        with open(Filename, "rb") as f:
+            body = f.read()
+        self._store(body, Key, ExtraArgs, Config)
+
+    def upload_fileobj(self, Fileobj, Bucket, Key, ExtraArgs=None, Config=None, Callback=None):
+        assert Bucket == "mlflow"
+        Key.encode("utf-8")
+        if self.before_read:
+            self.before_read(Key)
+        self._store(Fileobj.read(), Key, ExtraArgs, Config)
+
+    def get_paginator(self, name):
+        assert name == "list_objects_v2"
+        fake = self
+
+        class Paginator(object):
+            def paginate(self, Bucket, Prefix=""):
+                assert Bucket == "mlflow"
+                yield {"Contents": [dict(Key=k, Size=len(o["body"]), ETag=o["etag"])
+                                    for k, o in sorted(fake.objects.items()) if k.startswith(Prefix)]}
+        return Paginator()
+
+    def head_object(self, Bucket, Key, PartNumber=None):
+        assert Bucket == "mlflow"
+        obj = self.objects.get(Key)
+        if obj is None:
+            raise botocore.exceptions.ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadObject")
+        answer = dict(ContentLength=len(obj["body"]), ETag=obj["etag"], Metadata=dict(obj["metadata"]))
+        if PartNumber is not None and self.part_number and obj["part_size"]:
+            size = obj["part_size"]
+            start = (PartNumber - 1) * size
+            answer.update(ContentLength=len(obj["body"][start:start + size]),
+                          PartsCount=int(obj["etag"].strip('"').rsplit("-", 1)[1]))
+        return answer
+
+
+def write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def harness(monkeypatch, tmp_path):
+    fake = FakeS3()
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning, **kw: warnings.append(warning))
+    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: fake)
+    src = tmp_path / "artifacts"
+    src.mkdir()
+
+    def run(args=None, check_mode=False):
+        args = dict(args or {})
+        args.setdefault("src", str(src))
+        args.setdefault("dest", "s3://mlflow/artifacts")
+        if check_mode:
+            args["_ansible_check_mode"] = True
+        del warnings[:]
+        with patch_module_args(args):
+            with pytest.raises(Exit) as excinfo:
+                m.main()
+        return excinfo.value.result
+
+    return dict(run=run, s3=fake, src=src, warnings=warnings)
+
+
+def bodies(fake):
+    return dict((k, o["body"]) for k, o in fake.objects.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding 1: symbolic links out of the tree, special files
+# ---------------------------------------------------------------------------------------------
+
+SECRET = b"root:$6$secret:19000:0:99999:7:::\n"
+
+
+def test_links_that_leave_the_tree_are_skipped_and_reported(harness, tmp_path):
+    host = tmp_path / "host"
+    write(host / "shadow", SECRET)
+    art = harness["src"] / "1" / "r" / "artifacts"
+    write(art / "a.txt", b"hello")
+    os.symlink(str(host / "shadow"), str(art / "leak.txt"))            # absolute, to a file outside
+    os.symlink("../../../../host/shadow", str(art / "rel-leak.txt"))  # relative, to a file outside
+    os.symlink(str(host), str(art / "hostdir"))                        # to a directory outside
+    os.symlink("missing.txt", str(art / "dangling.txt"))
+    os.symlink("a.txt", str(art / "alias.txt"))                        # inside: same bytes as a.txt
+    os.symlink(".", str(art / "loop"))                                 # to a directory inside
+    os.mkfifo(str(art / "pipe"))
+
+    result = harness["run"]()
+
+    assert not result.get("failed"), result["msg"]
+    assert SECRET not in bodies(harness["s3"]).values()
+    assert bodies(harness["s3"]) == {"artifacts/1/r/artifacts/a.txt": b"hello",
+                                     "artifacts/1/r/artifacts/alias.txt": b"hello"}
+    assert result["files"] == result["verified"] == 2
+    skipped = dict((s["path"], s["reason"]) for s in result["skipped_paths"])
+    names = ("leak.txt", "rel-leak.txt", "hostdir", "dangling.txt", "loop", "pipe")
+    assert sorted(skipped) == sorted(str(art / n) for n in names)
+    assert "outside" in skipped[str(art / "leak.txt")]
+    assert "outside" in skipped[str(art / "rel-leak.txt")]
+    assert "outside" in skipped[str(art / "hostdir")]
+    assert "directory" in skipped[str(art / "loop")]
+    assert "not copied" in result["msg"]
+    warning = " ".join(harness["warnings"])
+    assert "leak.txt" in warning and "hostdir" in warning
+
+
+def test_links_are_reported_in_check_mode_too(harness, tmp_path):
+    write(tmp_path / "host" / "shadow", SECRET)
+    write(harness["src"] / "a.txt", b"hello")
+    os.symlink(str(tmp_path / "host" / "shadow"), str(harness["src"] / "leak.txt"))
+    result = harness["run"](check_mode=True)
+    assert result["uploaded"] == ["artifacts/a.txt"]
+    assert [s["path"] for s in result["skipped_paths"]] == [str(harness["src"] / "leak.txt")]
+    assert harness["s3"].objects == {}
+
+
+def test_a_file_swapped_for_a_link_during_the_run_is_not_followed(harness, tmp_path):
+    """The container user replaces a checked file with a link just before it is read."""
+    shadow = write(tmp_path / "host" / "shadow", SECRET)
+    victim = write(harness["src"] / "a.txt", b"hello")
+
+    def swap(key):
+        victim.unlink()
+        os.symlink(str(shadow), str(victim))
+
+    harness["s3"].before_read = swap
+    harness["run"]()
+    assert SECRET not in bodies(harness["s3"]).values()
+
+
+def test_open_below_refuses_every_link(tmp_path):
+    root = tmp_path / "root"
+    write(root / "d" / "x.txt", b"x")
+    write(tmp_path / "outside" / "x.txt", b"secret")
+    os.symlink(str(tmp_path / "outside"), str(root / "out"))
+    os.symlink("x.txt", str(root / "d" / "link.txt"))
+    with m.open_below(str(root), "d/x.txt") as f:
+        assert f.read() == b"x"
+    for rel in ("out/x.txt", "d/link.txt", "d", "../outside/x.txt"):
+        with pytest.raises(OSError):
+            m.open_below(str(root), rel)
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding 2: what the server computed decides, not the module's own metadata
+# ---------------------------------------------------------------------------------------------
+
+
+def test_sha256_metadata_does_not_outvote_the_md5_etag(harness):
+    """Repro of the review: object BBBB carrying sha256(AAAA), local file AAAA."""
+    write(harness["src"] / "a.txt", b"AAAA")
+    harness["s3"].put("artifacts/a.txt", b"BBBB", metadata={"sha256": hashlib.sha256(b"AAAA").hexdigest()})
+
+    result = harness["run"]()
+    assert result.get("failed")
+    assert result["conflicts"] == [{"key": "artifacts/a.txt", "reason": "md5 differs"}]
+    assert bodies(harness["s3"]) == {"artifacts/a.txt": b"BBBB"}
+
+    result = harness["run"](dict(on_conflict="overwrite"))
+    assert not result.get("failed"), result["msg"]
+    assert result["uploaded_count"] == 1
+    assert bodies(harness["s3"]) == {"artifacts/a.txt": b"AAAA"}
+
+    result = harness["run"]()
+    assert result["changed"] is False and result["skipped_count"] == 1
+
+
+def test_sha256_metadata_does_not_outvote_a_multipart_etag(harness):
+    local = b"A" * (9 * MiB)
+    write(harness["src"] / "big.bin", local)
+    harness["s3"].put("artifacts/big.bin", b"B" * (9 * MiB), part_size=8 * MiB,
+                      metadata={"sha256": hashlib.sha256(local).hexdigest()})
+    result = harness["run"](dict(multipart_threshold_mb=8))
+    assert result.get("failed")
+    assert [c["key"] for c in result["conflicts"]] == ["artifacts/big.bin"]
+
+
+def test_upload_is_proven_by_the_etag_the_server_computed(harness):
+    """The server stored other bytes than sent: the sha256 metadata it echoes proves nothing."""
+    write(harness["src"] / "a.txt", b"hello")
+    harness["s3"].corrupt = True
+    result = harness["run"]()
+    assert result.get("failed")
+    assert result["mismatched"] == ["artifacts/a.txt"]
+
+
+@pytest.mark.parametrize("size_mb,threshold_mb", [(9, 8), (17, 8), (2, 1)])
+def test_multipart_upload_is_verified_and_then_skipped(harness, size_mb, threshold_mb):
+    body = bytes(range(256)) * (size_mb * MiB // 256)
+    write(harness["src"] / "big.bin", body)
+    result = harness["run"](dict(multipart_threshold_mb=threshold_mb))
+    assert not result.get("failed"), result["msg"]
+    assert "-" in harness["s3"].objects["artifacts/big.bin"]["etag"]
+    assert result["verified"] == 1
+    result = harness["run"](dict(multipart_threshold_mb=threshold_mb))
+    assert result["changed"] is False and result["skipped_count"] == 1
+
+
+@pytest.mark.parametrize("part_number", [True, False], ids=["head-part-number", "no-part-number"])
+@pytest.mark.parametrize("part_mb", [5, 8, 16])
+def test_multipart_object_of_another_client_is_recognised(harness, part_number, part_mb):
+    """Uploaded earlier by another tool (rclone 5 MiB, aws cli 8 MiB, mc 16 MiB parts), no metadata."""
+    body = bytes(range(256)) * (33 * MiB // 256)
+    write(harness["src"] / "big.bin", body)
+    harness["s3"].put("artifacts/big.bin", body, part_size=part_mb * MiB)
+    harness["s3"].part_number = part_number
+    result = harness["run"]()
+    assert not result.get("failed"), result["msg"]
+    assert result["skipped_count"] == 1 and result["uploaded_count"] == 0
+
+
+@pytest.mark.parametrize("proc_fd", [True, False], ids=["upload_file-proc-fd", "upload_fileobj"])
+def test_upload_reads_the_opened_file(harness, tmp_path, monkeypatch, proc_fd):
+    if not proc_fd:
+        monkeypatch.setattr(m, "PROC_FD", str(tmp_path / "no-proc"))
+    body = bytes(range(256)) * (9 * MiB // 256)
+    write(harness["src"] / "big.bin", body)
+    write(harness["src"] / "a.json", b"{}")
+    result = harness["run"](dict(multipart_threshold_mb=8))
+    assert not result.get("failed"), result["msg"]
+    assert bodies(harness["s3"]) == {"artifacts/big.bin": body, "artifacts/a.json": b"{}"}
+    assert harness["s3"].objects["artifacts/a.json"]["metadata"] == {"sha256": hashlib.sha256(b"{}").hexdigest()}
+
+
+def test_file_changed_after_it_was_uploaded_is_reported(harness):
+    path = write(harness["src"] / "a.txt", b"hello")
+    harness["s3"].after_read = lambda key: path.write_bytes(b"HELLO")
+    result = harness["run"]()
+    assert result.get("failed")
+    assert result["changed_files"] == ["artifacts/a.txt"]
+    assert "changed" in result["msg"]
+
+
+def test_file_changed_before_it_was_uploaded_is_reported(harness):
+    path = write(harness["src"] / "a.txt", b"hello")
+    harness["s3"].before_read = lambda key: path.write_bytes(b"HELLO")
+    result = harness["run"]()
+    assert result.get("failed")
+    assert result["mismatched"] == ["artifacts/a.txt"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding 12: sqlite_path as a proper file: URI
+# ---------------------------------------------------------------------------------------------
+
+
+def make_store_file(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path))
+    conn.executescript("""
+        CREATE TABLE runs (run_uuid TEXT PRIMARY KEY, artifact_uri TEXT);
+        INSERT INTO runs VALUES ('b', '/mlflow/data/mlruns/1/b/artifacts');
+    """)
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.mark.parametrize("dirname", ["we?ird", "we#ird", "we%3Fird", "we ird", "we%ird"])
+def test_sqlite_path_with_uri_characters(harness, tmp_path, dirname):
+    db = make_store_file(tmp_path / dirname / "mlflow.db")
+    before = sorted(os.listdir(str(tmp_path)))
+    result = harness["run"](dict(sqlite_path=str(db)))
+    assert not result.get("failed"), result["msg"]
+    assert result["foreign_count"] == 1
+    assert sorted(os.listdir(str(tmp_path))) == before  # no stray database file created
+
+    rules = [{"from": "/mlflow/data/mlruns", "to": "mlflow-artifacts:/legacy"}]
+    result = harness["run"](dict(sqlite_path=str(db), update_sqlite=True, rewrite=rules))
+    assert result["rewritten_rows"] == 1
+    conn = sqlite3.connect(str(db))
+    assert conn.execute("SELECT artifact_uri FROM runs").fetchall() == [("mlflow-artifacts:/legacy/1/b/artifacts",)]
+    conn.close()
+
+
+def test_sqlite_uri(tmp_path):
+    base = os.path.realpath(str(tmp_path))
+    assert m.sqlite_uri(os.path.join(str(tmp_path), "we?ird", "mlflow.db")) == \
+        "file://%s/we%%3Fird/mlflow.db?mode=ro" % base
+    assert m.sqlite_uri(os.path.join(str(tmp_path), "a#b %c", "x.db"), write=True) == \
+        "file://%s/a%%23b%%20%%25c/x.db?mode=rw" % base
+
+
+@pytest.mark.parametrize("name", ["missing.db", "dir.db"])
+def test_sqlite_path_that_is_no_file_fails_clearly(harness, tmp_path, name):
+    (tmp_path / "dir.db").mkdir()
+    before = sorted(os.listdir(str(tmp_path)))
+    result = harness["run"](dict(sqlite_path=str(tmp_path / name)))
+    assert result.get("failed")
+    assert str(tmp_path / name) in result["msg"]
+    assert sorted(os.listdir(str(tmp_path))) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding 13: file names that are not UTF-8
+# ---------------------------------------------------------------------------------------------
+
+
+def test_non_utf8_names_fail_before_anything_is_uploaded(harness):
+    src = os.fsencode(str(harness["src"]))
+    write(harness["src"] / "a.txt", b"hello")
+    with open(src + b"/\xff-latin1.bin", "wb") as f:
+        f.write(b"x")
+    os.mkdir(src + b"/d\xe9j\xe0")
+    with open(src + b"/d\xe9j\xe0/x.txt", "wb") as f:
+        f.write(b"y")
+    result = harness["run"]()
+    assert result.get("failed")
+    assert harness["s3"].objects == {}
+    assert sorted(result["undecodable_paths"]) == sorted([
+        os.path.join(str(harness["src"]), "\\xff-latin1.bin"),
+        os.path.join(str(harness["src"]), "d\\xe9j\\xe0", "x.txt")])
+    assert "\\xff-latin1.bin" in result["msg"]
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("a.txt", "a.txt"),
+    ("d\u00e9j\u00e0/x", "d\u00e9j\u00e0/x"),
+    (os.fsdecode(b"\xff.bin"), "\\xff.bin"),
+])
+def test_display_path(name, expected):
+    assert m.display_path(name) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Documentation (what ansible-test sanity's validate-modules checks, and the new return values)
+# ---------------------------------------------------------------------------------------------
+
+
+def _doc_blocks():
+    tree = ast.parse(open(m.__file__).read())
+    blocks = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
+                blocks[node.targets[0].id] = yaml.safe_load(node.value.value)
+    return blocks
+
+
+def test_documentation_matches_argument_spec():
+    text = open(m.__file__).read()
+    assert text.startswith("#!/usr/bin/python\n")
+    assert "from __future__ import annotations" in text
+    doc = _doc_blocks()
+    assert set(doc) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
+    options = doc["DOCUMENTATION"]["options"]
+    spec = m.argument_spec()
+    assert set(options) == set(spec)
+    for name, arg in spec.items():
+        assert options[name]["type"] == arg["type"], name
+        assert options[name].get("default") == arg.get("default"), name
+        assert options[name].get("choices") == arg.get("choices"), name
+
+
+def test_returned_keys_are_documented(harness, tmp_path):
+    returned = set(_doc_blocks()["RETURN"]) | {"changed", "failed"}
+    write(harness["src"] / "a.txt", b"hello")
+    os.symlink("/etc/passwd", str(harness["src"] / "passwd"))
+    result = harness["run"](dict(sqlite_path=str(make_store_file(tmp_path / "db" / "mlflow.db"))))
+    assert set(result) <= returned
+    harness["s3"].after_read = lambda key: (harness["src"] / "a.txt").write_bytes(b"HELLO")
+    harness["s3"].objects.clear()
+    assert set(harness["run"]()) <= returned
