@@ -5,8 +5,10 @@
 
 Everything that can be decided without a PostgreSQL connection lives here as a plain function, so
 the unit tests can exercise it directly: load-file rendering and input validation, parsing of
-pgloader's CSV summary, count comparison, the migrate/skip/fail decision, the SQL that sets
-sequences, and the read-only inspection of the SQLite source (stdlib sqlite3 only).
+pgloader's CSV summary, count comparison, the content fingerprint (per-table hashes computed the
+same way from SQLite's and psycopg2's values), the migrate/skip/fail decision, the SQL that checks
+and sets sequences, the passwords hidden in a URI, private work files, and the read-only
+inspection of the SQLite source (stdlib sqlite3 only).
 
 Measured with pgloader 3.6.9 (Debian bookworm), PostgreSQL 15 and MLflow 3.17.2; see the module's
 documentation for the facts these helpers rely on.
@@ -15,10 +17,18 @@ documentation for the facts these helpers rely on.
 from __future__ import annotations
 
 import csv
+import datetime
+import decimal
+import hashlib
 import io
+import json
+import math
 import os
 import re
 import sqlite3
+import struct
+import tempfile
+import time
 
 from urllib.parse import parse_qsl, unquote, urlsplit
 from urllib.request import pathname2url
@@ -58,6 +68,9 @@ SUMMARY_SECTIONS = frozenset(
 )
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+# umask of the pgloader process: its summary, log, reject directories and files hold row data.
+PGLOADER_UMASK = 0o077
 
 _USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.$-]*$")
 _DBNAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -111,6 +124,37 @@ def parse_pg_uri(uri):
         password=unquote(parts.password) if parts.password is not None else None,
         sslmode=sslmode,
     )
+
+
+def uri_password_values(uri):
+    """Every form in which a password of `uri` may show up: {as written, percent-decoded}.
+
+    Never raises: it runs before the URI is validated, so that the module can hide the password
+    (module.no_log_values) from any result, including the failure that refuses the URI. Besides
+    the RFC 3986 reading (userinfo ends at the first '/', '?' or '#'), the userinfo up to the last
+    '@' is considered too, which catches a password with an unencoded '/'.
+    """
+    values = set()
+    if not isinstance(uri, str) or "://" not in uri:
+        return values
+    rest = uri.split("://", 1)[1]
+    candidates = []
+    netloc = re.split(r"[/?#]", rest, 1)[0]
+    if "@" in netloc:
+        candidates.append(netloc.rpartition("@")[0])
+    greedy = rest.rpartition("@")[0]
+    if greedy and "@" not in greedy:
+        candidates.append(greedy)
+    for userinfo in candidates:
+        if ":" not in userinfo:
+            continue
+        raw = userinfo.split(":", 1)[1]
+        if raw:
+            values.add(raw)
+            decoded = unquote(raw)
+            if decoded:
+                values.add(decoded)
+    return values
 
 
 def build_pg_uri(host, port, database, user, sslmode=None):
@@ -235,6 +279,36 @@ def pgloader_command(pgloader, load_file, summary_file, log_file, root_dir):
             load_file]
 
 
+def private_work_dir(log_dir=None):
+    """A new directory, mode 0700, for the load file and everything pgloader writes.
+
+    Inside log_dir (created 0700 when missing) as pgloader-TIMESTAMP.XXXXXXXX, else a temporary
+    directory. mkdtemp picks a name nobody could predict and creates it exclusively, so nothing
+    planted in a shared log_dir (a symlink at a known name) is ever followed.
+    """
+    if log_dir:
+        if not os.path.isdir(log_dir):
+            os.makedirs(log_dir, 0o700)
+            os.chmod(log_dir, 0o700)
+        return tempfile.mkdtemp(prefix="pgloader-%s." % time.strftime("%Y%m%dT%H%M%S"),
+                                dir=log_dir)
+    return tempfile.mkdtemp(prefix="pgloader_migrate.")
+
+
+def write_private_file(path, content):
+    """Create path (mode 0600) and write content; refuse an existing file or any symlink there."""
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except Exception:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "w") as f:
+        f.write(content)
+
+
 # ---------------------------------------------------------------------------------------------
 # pgloader summary (--summary FILE.csv)
 # ---------------------------------------------------------------------------------------------
@@ -342,17 +416,23 @@ def target_data_counts(target_counts, seed_counts):
     return data
 
 
-def decide(source_counts, target_counts, seed_counts, truncate=False, force=False):
+def decide(source_counts, target_counts, seed_counts, truncate=False, force=False,
+           content_mismatches=None):
     """Decide what to do with the target. Returns dict(action, reason, replaces_data).
 
     action is 'migrate', 'skip' (nothing to do, changed=false) or 'fail'.
-    - equal row counts for every table (and a non-empty source): already migrated -> skip,
-      unless force (then the earlier copy is replaced);
+    content_mismatches: tables whose content hashes differ between source and target ([] when
+    all are equal), or None when the content was not compared (a target is then never taken
+    for "already migrated": equal row counts alone prove nothing).
+    - equal row counts AND equal content in every table (and a non-empty source): already
+      migrated -> skip, unless force (then the identical copy is loaded again);
     - a target empty apart from MLflow's seed rows -> migrate;
-    - a target holding other data -> migrate only with truncate, else fail.
+    - a target holding other data -> migrate only with truncate, else fail. force never replaces
+      data that differs from the source.
     """
     source_total = sum(source_counts.values())
-    same = not compare_counts(source_counts, target_counts)
+    count_mismatches = compare_counts(source_counts, target_counts)
+    same = not count_mismatches and content_mismatches == []
     data = target_data_counts(target_counts, seed_counts)
 
     if source_total == 0:
@@ -360,25 +440,295 @@ def decide(source_counts, target_counts, seed_counts, truncate=False, force=Fals
                     reason="the SQLite source holds no rows; nothing to migrate")
     if same and not force:
         return dict(action="skip", replaces_data=False,
-                    reason="already migrated: the target holds the same row count as the source "
-                           "in every table (%d rows); use force=true to migrate again" % source_total)
+                    reason="already migrated: the target holds the same rows as the source in "
+                           "every table (%d rows, equal row counts and content hashes); use "
+                           "force=true to migrate again" % source_total)
+    if same:
+        return dict(action="migrate", replaces_data=True,
+                    reason="force=true: replacing the target's identical copy (same row counts "
+                           "and content)")
     if not data:
         return dict(action="migrate", replaces_data=False,
                     reason="the target is empty apart from MLflow's seed rows")
-    if same and force:
-        return dict(action="migrate", replaces_data=True,
-                    reason="force=true: replacing the target's earlier copy (same row counts)")
     if truncate:
         return dict(action="migrate", replaces_data=True,
                     reason="truncate=true: replacing %d rows of data in %d target tables"
                            % (sum(data.values()), len(data)))
-    details = ", ".join(
-        "%s (source %s, target %s)" % (m["table"], m["source"], m["target"])
-        for m in compare_counts(source_counts, target_counts))
+    if count_mismatches:
+        details = ", ".join("%s (source %s, target %s)" % (m["table"], m["source"], m["target"])
+                            for m in count_mismatches)
+    elif content_mismatches:
+        details = ("the same row counts in every table, but different content in %s"
+                   % ", ".join(sorted(content_mismatches)))
+    else:
+        details = "the same row counts in every table, content not compared"
     return dict(action="fail", replaces_data=False,
                 reason="the target already holds data (%d rows in %d tables) that differs from the "
-                       "source: %s. Set truncate=true to replace it, or point the module at an "
-                       "empty database" % (sum(data.values()), len(data), details))
+                       "source: %s. Set truncate=true to replace it (force=true alone never does), "
+                       "or point the module at an empty database"
+                       % (sum(data.values()), len(data), details))
+
+
+# ---------------------------------------------------------------------------------------------
+# Content fingerprint: per-table hashes computed the same way from both databases
+# ---------------------------------------------------------------------------------------------
+
+# information_schema.columns.data_type -> how a value of the column is canonicalised.
+# Everything not listed is compared as text (and selected as ::text from PostgreSQL).
+_COLUMN_KINDS = {
+    "boolean": "bool",
+    "smallint": "int",
+    "integer": "int",
+    "bigint": "int",
+    "double precision": "float",
+    "numeric": "float",
+    "real": "float4",
+    "date": "date",
+    "timestamp without time zone": "timestamp",
+    "timestamp with time zone": "timestamp",
+    "jsonb": "jsonb",
+    "bytea": "bytes",
+    "character": "char",
+    "uuid": "uuid",
+}
+
+# Kinds read from PostgreSQL as ::text: psycopg2 would otherwise hand out parsed JSON, enum
+# objects, arrays ...; char(n)::text drops the padding.
+_CAST_TO_TEXT = frozenset(["text", "jsonb", "uuid", "char"])
+
+_TRUE = frozenset(["1", "t", "true", "y", "yes", "on"])
+_FALSE = frozenset(["0", "f", "false", "n", "no", "off"])
+_INT_RE = re.compile(r"^[+-]?[0-9]+$")
+_DATE_RE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})(?:$|[ T])")
+_TIMESTAMP_RE = re.compile(
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[ T]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6})[0-9]*)?"
+    r"\s*(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$")
+_MASK128 = (1 << 128) - 1
+
+
+def column_kind(data_type):
+    """The canonicalisation kind of a PostgreSQL column (information_schema data_type)."""
+    return _COLUMN_KINDS.get(data_type, "text")
+
+
+def _as_text(value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "surrogateescape")
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _float4(value):
+    try:
+        return struct.unpack("f", struct.pack("f", value))[0]
+    except (OverflowError, struct.error):
+        return value
+
+
+def _canonical_number(value, float4=False):
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, decimal.Decimal):
+        if value.is_nan():
+            return "fnan"
+        if value.is_infinite():
+            return "finf" if value > 0 else "f-inf"
+        if value == value.to_integral_value() and not float4:
+            return "i%d" % int(value)
+        value = float(value)
+    if isinstance(value, int) and not float4:
+        return "i%d" % value
+    if isinstance(value, (int, float)):
+        value = float(value)
+        if float4:
+            value = _float4(value)
+        if math.isnan(value):
+            return "fnan"
+        if math.isinf(value):
+            return "finf" if value > 0 else "f-inf"
+        if value.is_integer():
+            return "i%d" % int(value)
+        return "f" + repr(value)
+    text = _as_text(value).strip()
+    try:
+        if _INT_RE.match(text):
+            return _canonical_number(int(text), float4)
+        return _canonical_number(float(text), float4)
+    except (ValueError, OverflowError):
+        return "s" + _as_text(value)
+
+
+def _canonical_timestamp(value):
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return "t" + value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, datetime.date):
+        return "t" + value.strftime("%Y-%m-%d 00:00:00.000000")
+    text = _as_text(value).strip()
+    m = _TIMESTAMP_RE.match(text)
+    if not m:
+        return "s" + text
+    y, mo, d, h, mi, sec, frac, tz = m.groups()
+    try:
+        stamp = datetime.datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec),
+                                  int((frac or "0").ljust(6, "0")))
+    except ValueError:
+        return "s" + text
+    if tz:
+        offset = datetime.timedelta(0)
+        if tz != "Z":
+            digits = tz[1:].replace(":", "")
+            offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+            if tz[0] == "-":
+                offset = -offset
+        stamp = stamp - offset
+    return "t" + stamp.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def canonical_value(kind, value):
+    """One column value as a tagged string that is equal for SQLite's and psycopg2's forms.
+
+    SQLite hands out int/float/str/bytes (booleans as 0/1, dates as text, +-inf as floats),
+    psycopg2 bool/int/float/Decimal/date/datetime/memoryview; `kind` comes from the PostgreSQL
+    column (column_kind) and is applied to both sides. NULL is never equal to a value. Numbers
+    compare by value (5 == 5.0, shortest repr otherwise; real columns after rounding to float4),
+    jsonb by its parsed value, timestamps as naive UTC with microseconds, text verbatim.
+    """
+    if value is None:
+        return "N"
+    if kind == "bool":
+        if isinstance(value, (bool, int, float, decimal.Decimal)):
+            return "i%d" % int(bool(value))
+        text = _as_text(value).strip().lower()
+        if text in _TRUE:
+            return "i1"
+        if text in _FALSE:
+            return "i0"
+        return "s" + _as_text(value)
+    if kind in ("int", "float", "float4"):
+        return _canonical_number(value, float4=kind == "float4")
+    if kind == "date":
+        if isinstance(value, datetime.datetime):
+            value = value.date()
+        if isinstance(value, datetime.date):
+            return "d" + value.isoformat()
+        m = _DATE_RE.match(_as_text(value).strip())
+        return "d" + m.group(1) if m else "s" + _as_text(value)
+    if kind == "timestamp":
+        return _canonical_timestamp(value)
+    if kind == "bytes":
+        if isinstance(value, str):
+            value = value.encode("utf-8", "surrogateescape")
+        elif not isinstance(value, (bytes, bytearray, memoryview)):
+            value = _as_text(value).encode("utf-8", "surrogateescape")
+        return "b" + bytes(value).hex()
+    if kind == "jsonb":
+        if isinstance(value, (dict, list)):
+            parsed = value
+        else:
+            try:
+                parsed = json.loads(_as_text(value))
+            except ValueError:
+                return "s" + _as_text(value)
+        return "j" + json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _as_text(value)
+    if kind == "char":
+        text = text.rstrip(" ")
+    elif kind == "uuid":
+        text = text.strip().lower()
+    return "s" + text
+
+
+def _row_digest(canonical_values):
+    h = hashlib.blake2b(digest_size=16)
+    for c in canonical_values:
+        b = c.encode("utf-8", "surrogatepass")
+        h.update(b"%d:" % len(b))
+        h.update(b)
+    return int.from_bytes(h.digest(), "big")
+
+
+def content_hash(rows, kinds):
+    """Order-independent hash of a table: dict(rows=N, hash=32 hex digits).
+
+    Each row's canonical values (canonical_value, length-prefixed) are hashed with BLAKE2b-128
+    and the digests are added modulo 2**128: the result does not depend on row order (no ORDER
+    BY, so no collation differences between SQLite and PostgreSQL, and no sort), counts each row
+    as often as it occurs, and streams in constant memory.
+    """
+    total = 0
+    count = 0
+    kinds = list(kinds)
+    for row in rows:
+        total = (total + _row_digest([canonical_value(k, v) for k, v in zip(kinds, row)])) & _MASK128
+        count += 1
+    return dict(rows=count, hash="%032x" % total)
+
+
+def content_mismatches(source_hashes, target_hashes):
+    """Tables of source_hashes whose hash (or row count) differs in target_hashes, sorted."""
+    return sorted(t for t in source_hashes if target_hashes.get(t) != source_hashes[t])
+
+
+def fingerprint_of(table_hashes):
+    """sha256 (hex) over every table's row count and content hash: one value for a whole store."""
+    h = hashlib.sha256()
+    for table in sorted(table_hashes):
+        entry = table_hashes[table]
+        h.update(("%s\t%d\t%s\n" % (table, entry["rows"], entry["hash"])).encode("utf-8"))
+    return h.hexdigest()
+
+
+def hash_plan(sqlite_columns, pg_column_types):
+    """Columns to hash per table, with their kind: ({table: [(column, kind)]}, missing).
+
+    sqlite_columns: {table: [column, ...]} (inspect_sqlite), pg_column_types: {table: {column:
+    data_type}} (information_schema). Columns are sorted by name, the same list on both sides.
+    missing lists the SQLite columns PostgreSQL lacks ('table.column').
+    """
+    plan = {}
+    missing = []
+    for table in sorted(sqlite_columns):
+        types = pg_column_types.get(table, {})
+        columns = []
+        for column in sqlite_columns[table]:
+            if column in types:
+                columns.append((column, column_kind(types[column])))
+            else:
+                missing.append("%s.%s" % (table, column))
+        plan[table] = sorted(columns)
+    return plan, missing
+
+
+def pg_content_sql(table, columns, schema="public"):
+    """SELECT of the hashed columns in PostgreSQL (no ORDER BY: the hash is order-independent)."""
+    exprs = [quote_ident(c) + ("::text" if kind in _CAST_TO_TEXT else "") for c, kind in columns]
+    return "SELECT %s FROM %s.%s" % (", ".join(exprs) or "1", quote_ident(schema),
+                                     quote_ident(table))
+
+
+def sqlite_content_sql(table, columns):
+    """The same SELECT for SQLite."""
+    return "SELECT %s FROM %s" % (", ".join(quote_ident(c[0]) for c in columns) or "1",
+                                  quote_ident(table))
+
+
+def sqlite_content_hashes(path, plan):
+    """content_hash of every table of plan, read from the SQLite file (read-only)."""
+    conn = sqlite_connect_ro(path)
+    conn.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
+    try:
+        return dict((table, content_hash(conn.execute(sqlite_content_sql(table, columns)),
+                                         [c[1] for c in columns]))
+                    for table, columns in plan.items())
+    finally:
+        conn.close()
 
 
 def revision_problem(source_revisions, target_revisions, sqlite_path="/path/to/mlflow.db"):
@@ -457,6 +807,44 @@ def sequence_statements(columns, schema="public", tables=None):
     return statements
 
 
+_SEQUENCE_NAME_RE = re.compile(
+    r'^(?:(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")\.)?(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")$')
+
+
+def sequence_state_sql(table, column, sequence, schema="public"):
+    """(sql, params) reading a sequence's state and its column's maximum in one row:
+    last_value, is_called, increment, MAX(column).
+
+    sequence is the (already quoted) name pg_get_serial_sequence returns; anything else is
+    refused with ValueError, since it is interpolated as a relation name.
+    """
+    if not isinstance(sequence, str) or not _SEQUENCE_NAME_RE.match(sequence):
+        raise ValueError("unexpected sequence name %r" % (sequence,))
+    sql = ("SELECT s.last_value, s.is_called, "
+           "(SELECT seqincrement FROM pg_catalog.pg_sequence WHERE seqrelid = %%s::regclass), "
+           "(SELECT MAX(%s) FROM %s.%s) FROM %s s"
+           % (quote_ident(column), quote_ident(schema), quote_ident(table), sequence))
+    return sql, (sequence,)
+
+
+def sequences_behind(states):
+    """Sequences whose next nextval() would return a value their column already holds.
+
+    states: [dict(table, column, sequence, last_value, is_called, increment, max_value)].
+    The next value is last_value (+ increment when is_called). Returns [dict(table, column,
+    sequence, next_value, max_value)]; empty tables and descending sequences never count.
+    """
+    behind = []
+    for s in states:
+        increment = s.get("increment") or 1
+        next_value = s["last_value"] + increment if s["is_called"] else s["last_value"]
+        if s["max_value"] is None or increment < 0 or next_value > s["max_value"]:
+            continue
+        behind.append(dict(table=s["table"], column=s["column"], sequence=s["sequence"],
+                           next_value=next_value, max_value=s["max_value"]))
+    return behind
+
+
 def seed_count_sql(table, schema="public"):
     """SQL counting MLflow's seed rows in table, or None when the table has none."""
     where = SEED_ROWS.get(table)
@@ -498,9 +886,10 @@ def sqlite_connect_ro(path):
 def inspect_sqlite(path, integrity="full"):
     """Read-only inspection of an MLflow SQLite database.
 
-    Returns dict(tables, counts, revisions, is_mlflow, integrity, fk_violations, foreign_keys):
+    Returns dict(tables, counts, columns, revisions, is_mlflow, integrity, fk_violations,
+    foreign_keys):
     - tables: user tables (sqlite_* internals excluded), counts: {table: rows} without
-      alembic_version;
+      alembic_version, columns: {table: [column, ...]} in declaration order (same tables);
     - integrity: the rows of PRAGMA integrity_check (['ok'] when sound), or quick_check;
     - fk_violations: [{table, rowid, parent, fkid}] from PRAGMA foreign_key_check;
     - foreign_keys: number of foreign key constraints declared in the source.
@@ -515,7 +904,7 @@ def inspect_sqlite(path, integrity="full"):
         pragma = "quick_check" if integrity == "quick" else "integrity_check"
         integrity_rows = [r[0] for r in cur.execute("PRAGMA %s" % pragma)]
         result = dict(tables=tables, is_mlflow=is_mlflow, integrity=integrity_rows,
-                      revisions=[], counts={}, fk_violations=[], foreign_keys=0)
+                      revisions=[], counts={}, columns={}, fk_violations=[], foreign_keys=0)
         if not is_mlflow:
             return result
         result["revisions"] = sorted(
@@ -525,6 +914,8 @@ def inspect_sqlite(path, integrity="full"):
                 continue
             result["counts"][table] = cur.execute(
                 "SELECT count(*) FROM %s" % quote_ident(table)).fetchone()[0]
+            result["columns"][table] = [
+                r[1] for r in cur.execute("PRAGMA table_info(%s)" % quote_ident(table))]
             result["foreign_keys"] += len(set(
                 r[0] for r in cur.execute("PRAGMA foreign_key_list(%s)" % quote_ident(table))))
         result["fk_violations"] = [

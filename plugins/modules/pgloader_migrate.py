@@ -16,12 +16,13 @@ description:
   - "Before the load, nothing is changed unless every check passes: the SQLite file exists (pgloader
     would create an empty one and exit 0), it is an MLflow database (C(alembic_version) and
     C(experiments) tables), C(PRAGMA integrity_check) is C(ok), C(PRAGMA foreign_key_check) finds no
-    orphan row, the alembic revisions of SQLite and PostgreSQL are equal, every SQLite table exists in
-    PostgreSQL, and the target is empty apart from MLflow's seed rows (the Default experiment id 0 and
-    the C(default) workspace) unless O(truncate=true)."
+    orphan row, the alembic revisions of SQLite and PostgreSQL are equal, every SQLite table and column
+    exists in PostgreSQL, and the target is empty apart from MLflow's seed rows (the Default experiment
+    id 0 and the C(default) workspace) unless O(truncate=true)."
   - "After the load, the module requires every line of pgloader's CSV summary to have 0 errors and
-    read == imported, compares the row count of every table in SQLite and PostgreSQL, compares the
-    foreign keys present in PostgreSQL before and after the load, and sets every serial and identity
+    read == imported, compares the row count and the content hash of every table in SQLite and
+    PostgreSQL, compares the foreign keys present in PostgreSQL before and after the load, and sets
+    every serial and identity
     sequence to MAX+1 (pgloader with C(reset no sequences) leaves C(experiments_experiment_id_seq) at
     1, so the next experiment creation fails with a duplicate key). Any mismatch fails the task with
     the details."
@@ -31,8 +32,24 @@ description:
   - The password never appears on a command line, in the load file or in the result. pgloader 3.6.9
     reads it from the E(PGPASSWORD) environment variable when the URI has no password, and the module
     passes it only there.
-  - A second run against a migrated target (same row count in every table) changes nothing and says
-    so, unless O(force=true).
+  - "Content hashes: every loaded table is read completely from both databases (PostgreSQL in one
+    read-only REPEATABLE READ snapshot through a server-side cursor, rows streamed, no ORDER BY); each
+    value is brought to a canonical form chosen by the PostgreSQL column type (booleans as 0/1, numbers
+    by value, C(real) after rounding to float4, C(jsonb) parsed, timestamps as naive UTC, C(bytea) as
+    hex, text verbatim, NULL distinct from everything), each row is hashed with BLAKE2b-128 and the
+    row hashes are added modulo 2^128, so the hash does not depend on row order or collation. This
+    costs a full read of both sides (about 200,000 rows per second and side on one core)."
+  - A second run against a migrated target (same row count B(and) the same content hash in every
+    table) changes nothing and says so, unless O(force=true). Equal row counts with different content
+    (a target changed after the migration, or another store of the same size) is data that differs;
+    the task fails unless O(truncate=true), and O(force=true) alone never replaces it.
+  - On such a skipped run the module still checks every serial and identity sequence of the loaded
+    tables against its column's maximum, and sets one that is behind (the next INSERT would fail with
+    a duplicate key) to MAX+1, reporting changed (O(sequences=false) fails instead).
+  - "Work files: each run gets its own directory created by mkdtemp (mode 0700, inside O(log_dir) when
+    given); the load file is created there exclusively (O_EXCL|O_NOFOLLOW, mode 0600), and pgloader
+    runs with umask 077 and C(--root-dir) in that directory, so its summary, log (which quotes
+    rejected values) and reject directories are private."
   - Stop the MLflow server that writes to the SQLite file before the migration, and start the one on
     PostgreSQL only after this module succeeded.
   - Runs on the host that holds the SQLite file. Tables are expected in the C(public) schema (MLflow's
@@ -64,7 +81,8 @@ options:
     description:
       - Target as a URI C(postgresql://USER@HOST:PORT/DATABASE), optionally with C(?sslmode=MODE).
         A socket directory can be given as C(postgresql://USER@/DATABASE?host=/run/postgresql).
-      - It must not contain a password; give it in O(pg_password).
+      - It must not contain a password; give it in O(pg_password). A URI that contains one is refused,
+        and the password is hidden from the result (the whole option is C(no_log)).
       - Mutually exclusive with O(pg_host), O(pg_port), O(pg_database) and O(pg_user).
     type: str
   pg_host:
@@ -100,13 +118,15 @@ options:
   truncate:
     description:
       - Allow the migration to delete data already in the target tables (other than MLflow's seed
-        rows). Without it, a target holding other data makes the task fail before anything changes.
+        rows). Without it, a target holding other data makes the task fail before anything changes,
+        including a target whose row counts equal the source's but whose content differs.
     type: bool
     default: false
   force:
     description:
-      - Migrate again even when the target already holds the same row count as the source in every
-        table (the earlier copy is replaced). Data that differs still needs O(truncate=true).
+      - Migrate again even when the target already holds the same rows as the source (same row count
+        and content hash in every table; the identical copy is replaced). Data that differs, in count
+        or in content, still needs O(truncate=true).
     type: bool
     default: false
   foreign_keys:
@@ -132,6 +152,8 @@ options:
   sequences:
     description:
       - Set every serial and identity sequence of the loaded tables to MAX+1 after the load.
+      - When the target is already migrated, set those that are behind their column's maximum to
+        MAX+1 (changed). With C(false), such a run fails and lists them in RV(sequences_behind).
     type: bool
     default: true
   work_mem:
@@ -169,15 +191,18 @@ options:
     type: path
   log_dir:
     description:
-      - Directory that keeps pgloader's CSV summary, log file and reject files
-        (C(pgloader-TIMESTAMP.csv), C(pgloader-TIMESTAMP.log)). It is created with mode 0700.
+      - Directory that keeps, per run, a private sub-directory C(pgloader-TIMESTAMP.XXXXXXXX) (mode
+        0700, random suffix) with pgloader's CSV summary C(pgloader.csv), log C(pgloader.log) and
+        reject directories, all private (pgloader runs with umask 077). O(log_dir) itself is created
+        with mode 0700 when missing.
       - When omitted, a private temporary directory is used, removed after a successful run and kept
         (its path returned) after a failed one.
     type: path
   keep_load_file:
     description:
-      - Keep the rendered load file (it holds no password) for debugging; its path is returned.
-        It is written into O(log_dir) or the temporary directory, which is then kept too.
+      - Keep the rendered load file C(pgloader.load) (it holds no password) for debugging; its path
+        is returned. It is written into the run's private directory (in O(log_dir), or the temporary
+        directory, which is then kept too).
     type: bool
     default: false
   expected_foreign_keys:
@@ -244,7 +269,9 @@ msg:
   type: str
   sample: migrated 433 rows in 64 tables
 action:
-  description: C(migrate) (done or, in check mode, would be done) or C(skip) (nothing to do).
+  description:
+    - C(migrate) (done or, in check mode, would be done) or C(skip) (nothing to load; sequences that
+      were behind may still have been set, see RV(sequences)).
   returned: success
   type: str
   sample: migrate
@@ -269,6 +296,13 @@ total_rows:
   returned: success
   type: int
   sample: 433
+fingerprint:
+  description:
+    - sha256 over the row count and content hash of every table of the source (see the description),
+      computed the same way from PostgreSQL. Equal for an already migrated target.
+  returned: when the content was compared (equal row counts before the load, or after a load)
+  type: str
+  sample: 632a18d549774f1cc61aabc62edc898ffde7f8a7a3bd0991837360c80b83c177
 foreign_keys:
   description:
     - Foreign key constraints declared in SQLite, expected in PostgreSQL, and counted in PostgreSQL
@@ -277,46 +311,59 @@ foreign_keys:
   type: dict
   sample: {source: 57, expected: 57, before: 57, after: 57}
 sequences:
-  description: Sequences set after the load, with the value the next nextval() returns.
-  returned: when a migration ran and O(sequences=true)
+  description:
+    - Sequences set after the load, with the value the next nextval() returns.
+    - On a skipped run, only those that were behind their column's maximum (in check mode, those that
+      would be set).
+  returned: when a migration ran and O(sequences=true), or a skipped run found sequences behind
   type: list
   elements: dict
   sample:
     - {table: experiments, column: experiment_id, sequence: public.experiments_experiment_id_seq,
        next_value: 5}
+sequences_behind:
+  description: Sequences behind their column's maximum found by a skipped run with O(sequences=false).
+  returned: failure
+  type: list
+  elements: dict
+  sample:
+    - {table: experiments, column: experiment_id, sequence: public.experiments_experiment_id_seq,
+       next_value: 1, max_value: 4}
 summary_file:
-  description: pgloader's CSV summary.
+  description: pgloader's CSV summary, in the run's private directory.
   returned: when pgloader ran and the file is kept (O(log_dir), O(keep_load_file) or a failure)
   type: str
-  sample: /tmp/pgloader_migrate.x1y2/pgloader.csv
+  sample: /var/log/mlflow-migration/pgloader-20250101T120000.k3j9x2ab/pgloader.csv
 log_file:
-  description: pgloader's log file.
+  description: pgloader's log file, in the run's private directory.
   returned: when pgloader ran and the file is kept (O(log_dir), O(keep_load_file) or a failure)
   type: str
-  sample: /tmp/pgloader_migrate.x1y2/pgloader.log
+  sample: /tmp/pgloader_migrate.x1y2z3ab/pgloader.log
 load_file:
   description: The rendered load file, when O(keep_load_file=true).
   returned: when kept
   type: str
-  sample: /var/log/mlflow-migration/pgloader-20250101T120000.load
+  sample: /var/log/mlflow-migration/pgloader-20250101T120000.k3j9x2ab/pgloader.load
 elapsed:
   description: Seconds spent in pgloader.
   returned: when pgloader ran
   type: float
   sample: 2.45
 mismatches:
-  description: On failure after the load, what did not match (summary lines, row counts, foreign keys).
+  description:
+    - On failure after the load, what did not match (summary lines, row counts, tables whose content
+      hash differs although the row counts are equal, foreign keys).
   returned: failure
   type: dict
   sample:
     summary: ["experiments: read 5, imported 0, errors 1"]
     counts: [{table: experiments, source: 5, target: 0}]
+    content: []
     missing_foreign_keys: []
 """
 
 import os
 import shutil
-import tempfile
 import time
 import traceback
 
@@ -325,27 +372,39 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.mlops.mlflow.plugins.module_utils.pgloader import (
     ALEMBIC_TABLE,
     FOREIGN_KEYS_SQL,
+    PGLOADER_UMASK,
     SEQUENCE_COLUMNS_SQL,
     SSLMODES,
     build_pg_uri,
     compare_counts,
+    content_hash,
+    content_mismatches,
     decide,
     foreign_key_problem,
+    hash_plan,
     inspect_sqlite,
     load_file_problems,
     missing_foreign_keys,
     parse_pg_uri,
     parse_summary,
+    pg_content_sql,
     pgloader_command,
+    private_work_dir,
     quote_ident,
     render_load_file,
     revision_problem,
     seed_count_sql,
+    sequence_state_sql,
     sequence_statements,
+    sequences_behind,
+    fingerprint_of,
     source_problems,
+    sqlite_content_hashes,
     sqlite_file_problem,
     summary_problems,
     summary_table_rows,
+    uri_password_values,
+    write_private_file,
 )
 
 PSYCOPG2_IMPORT_ERROR = None
@@ -435,6 +494,63 @@ class Target(object):
     def foreign_keys(self):
         return [tuple(r) for r in self.query(FOREIGN_KEYS_SQL, (SCHEMA,))]
 
+    def column_types(self, tables):
+        """{table: {column: data_type}} of the given tables (information_schema)."""
+        types = {}
+        for table, column, data_type in self.query(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = %s", (SCHEMA,)):
+            if table in tables:
+                types.setdefault(table, {})[column] = data_type
+        return types
+
+    def content_hashes(self, plan):
+        """content_hash of every table of plan, in one read-only REPEATABLE READ snapshot.
+
+        Rows are streamed through a server-side cursor (constant memory); the hash does not
+        depend on their order, so there is no ORDER BY.
+        """
+        self.conn.autocommit = False
+        try:
+            cur = self.conn.cursor()
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cur.execute("SET LOCAL TimeZone = 'UTC'")
+            cur.close()
+            hashes = {}
+            for table in sorted(plan):
+                columns = plan[table]
+                named = self.conn.cursor(name="pgloader_migrate_content")
+                named.itersize = 5000
+                named.execute(pg_content_sql(table, columns, SCHEMA))
+                hashes[table] = content_hash(named, [c[1] for c in columns])
+                named.close()
+            return hashes
+        except psycopg2.Error as e:
+            self.module.fail_json(msg="reading the PostgreSQL content failed: %s" % str(e).strip())
+        finally:
+            try:
+                self.conn.rollback()
+            except psycopg2.Error:
+                pass
+            self.conn.autocommit = True
+
+    def sequence_states(self, tables):
+        """State of every serial/identity sequence of tables, with its column's maximum."""
+        states = []
+        for table, column, sequence in self.query(SEQUENCE_COLUMNS_SQL, (SCHEMA,)):
+            if not sequence or table not in tables:
+                continue
+            try:
+                sql, params = sequence_state_sql(table, column, sequence, SCHEMA)
+            except ValueError as e:
+                self.module.fail_json(msg="cannot check the sequence of %s.%s: %s"
+                                          % (table, column, e))
+            last_value, is_called, increment, max_value = self.query(sql, params)[0]
+            states.append(dict(table=table, column=column, sequence=sequence,
+                               last_value=last_value, is_called=is_called, increment=increment,
+                               max_value=max_value))
+        return states
+
     def replica_role_problem(self):
         """None when this user may SET session_replication_role (tried and rolled back)."""
         cur = self.conn.cursor()
@@ -451,10 +567,14 @@ class Target(object):
                 pass
             cur.close()
 
-    def set_sequences(self, tables):
+    def set_sequences(self, tables, only=None):
+        """Set the sequences of tables (only the (table, column) pairs in `only`, if given) to
+        MAX+1; returns [dict(table, column, sequence, next_value)]."""
         done = []
         columns = self.query(SEQUENCE_COLUMNS_SQL, (SCHEMA,))
         for sql, params, table, column, sequence in sequence_statements(columns, SCHEMA, tables):
+            if only is not None and (table, column) not in only:
+                continue
             value = self.query(sql, params)[0][0]
             done.append(dict(table=table, column=column, sequence=sequence, next_value=value))
         return done
@@ -473,19 +593,18 @@ def table_report(source_counts, target_counts=None, summary_rows=None):
     return report
 
 
-def work_paths(log_dir):
-    """(directory, is_temporary, file name stem) for the summary, log and load file."""
-    if log_dir:
-        if not os.path.isdir(log_dir):
-            os.makedirs(log_dir, 0o700)
-        return log_dir, False, "pgloader-%s-%d" % (time.strftime("%Y%m%dT%H%M%S"), os.getpid())
-    return tempfile.mkdtemp(prefix="pgloader_migrate."), True, "pgloader"
+def hash_source(module, sqlite_path, plan):
+    """Per-table content hashes of the SQLite source; a read error fails the task."""
+    try:
+        return sqlite_content_hashes(sqlite_path, plan)
+    except Exception as e:  # sqlite3.Error and OS errors alike: report, never traceback
+        module.fail_json(msg="cannot read the SQLite file %s: %s" % (sqlite_path, e))
 
 
 def argument_spec():
     return dict(
         sqlite_path=dict(type="path", required=True),
-        pg_uri=dict(type="str"),
+        pg_uri=dict(type="str", no_log=True),
         pg_host=dict(type="str"),
         pg_port=dict(type="int"),
         pg_database=dict(type="str"),
@@ -524,6 +643,10 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    # A password inside pg_uri is refused below; it must not be echoed while refusing it (the
+    # whole pg_uri is no_log too, which covers AnsibleModule's own argument errors).
+    for value in uri_password_values(p["pg_uri"]):
+        module.no_log_values.add(value)
     sqlite_path = p["sqlite_path"]
     keep_fks = p["foreign_keys"] == "keep"
 
@@ -569,9 +692,21 @@ def main():
         module.fail_json(msg="tables of the SQLite file are missing in PostgreSQL schema %s: %s"
                              % (SCHEMA, ", ".join(missing)))
 
+    plan, missing = hash_plan(source["columns"], target.column_types(loaded_tables))
+    if missing:
+        module.fail_json(msg="columns of the SQLite file are missing in PostgreSQL schema %s: %s"
+                             % (SCHEMA, ", ".join(missing)))
+
+    # Equal row counts prove nothing: compare the content of every table (hashes computed the
+    # same way from both databases) before calling the target "already migrated".
     target_counts = target.counts(loaded_tables)
+    source_hashes = None
+    content = None
+    if sum(source_counts.values()) and not compare_counts(source_counts, target_counts):
+        source_hashes = hash_source(module, sqlite_path, plan)
+        content = content_mismatches(source_hashes, target.content_hashes(plan))
     decision = decide(source_counts, target_counts, target.seed_counts(loaded_tables),
-                      truncate=p["truncate"], force=p["force"])
+                      truncate=p["truncate"], force=p["force"], content_mismatches=content)
     fks_before = target.foreign_keys()
     expected_fks = p["expected_foreign_keys"]
     if expected_fks is None:
@@ -580,6 +715,8 @@ def main():
                      after=None)
     result = dict(changed=False, action=decision["action"], revision=revision,
                   total_rows=sum(source_counts.values()), foreign_keys=fk_report)
+    if source_hashes is not None:
+        result["fingerprint"] = fingerprint_of(source_hashes)
 
     if decision["action"] == "fail":
         module.fail_json(msg=decision["reason"], tables=table_report(source_counts, target_counts),
@@ -589,7 +726,31 @@ def main():
         if problem:
             module.warn(problem)
         result["tables"] = table_report(source_counts, target_counts)
-        module.exit_json(msg=decision["reason"], **result)
+        msg = decision["reason"]
+        # Already migrated does not mean usable: a sequence behind its column's maximum makes
+        # the next INSERT fail with a duplicate key.
+        behind = sequences_behind(target.sequence_states(loaded_tables))
+        if behind:
+            names = ", ".join("%s (next value %d, MAX(%s.%s) = %d)"
+                              % (b["sequence"], b["next_value"], b["table"], b["column"],
+                                 b["max_value"]) for b in behind)
+            if not p["sequences"]:
+                module.fail_json(
+                    msg="the target is already migrated, but sequences are behind their column's "
+                        "maximum, so the next INSERT fails with a duplicate key: %s. Set "
+                        "sequences=true to let the module set them to MAX+1." % names,
+                    sequences_behind=behind, **result)
+            if module.check_mode:
+                result["sequences"] = [
+                    dict(table=b["table"], column=b["column"], sequence=b["sequence"],
+                         next_value=b["max_value"] + 1) for b in behind]
+            else:
+                result["sequences"] = target.set_sequences(
+                    loaded_tables, only=set((b["table"], b["column"]) for b in behind))
+            result["changed"] = True
+            msg += "; %s to MAX+1 the sequences that were behind: %s" % (
+                "would set" if module.check_mode else "set", names)
+        module.exit_json(msg=msg, **result)
 
     if keep_fks:
         problem = target.replica_role_problem()
@@ -611,10 +772,18 @@ def main():
         module.exit_json(**result)
 
     # -- The load ------------------------------------------------------------------------------
-    workdir, temporary, stem = work_paths(p["log_dir"])
-    load_file = os.path.join(workdir, stem + ".load")
-    summary_file = os.path.join(workdir, stem + ".csv")
-    log_file = os.path.join(workdir, stem + ".log")
+    # A private directory (mkdtemp, 0700) per run, inside log_dir when given: the load file is
+    # created there exclusively (0600, O_EXCL|O_NOFOLLOW) and pgloader runs with umask 077, so its
+    # summary, log and reject directories/files (row data) are private too.
+    temporary = not p["log_dir"]
+    try:
+        workdir = private_work_dir(p["log_dir"])
+    except OSError as e:
+        module.fail_json(msg="cannot create a private work directory in %s: %s"
+                             % (p["log_dir"] or "the temporary directory", e))
+    load_file = os.path.join(workdir, "pgloader.load")
+    summary_file = os.path.join(workdir, "pgloader.csv")
+    log_file = os.path.join(workdir, "pgloader.log")
     pg_uri = build_pg_uri(settings["host"], settings["port"], settings["database"],
                           settings["user"], settings["sslmode"])
     content = render_load_file(
@@ -622,9 +791,7 @@ def main():
         maintenance_work_mem=p["maintenance_work_mem"], workers=p["workers"],
         concurrency=p["concurrency"], batch_rows=p["batch_rows"], batch_size=p["batch_size"],
         prefetch_rows=p["prefetch_rows"])
-    fd = os.open(load_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(content)
+    write_private_file(load_file, content)
 
     environ = {}
     if settings["password"] is not None:
@@ -632,7 +799,7 @@ def main():
     started = time.time()
     rc, stdout, stderr = module.run_command(
         pgloader_command(pgloader, load_file, summary_file, log_file, workdir),
-        environ_update=environ)
+        environ_update=environ, umask=PGLOADER_UMASK)
     elapsed = round(time.time() - started, 3)
     if not p["keep_load_file"]:
         os.remove(load_file)
@@ -646,7 +813,7 @@ def main():
                          rc=rc, stdout=stdout, stderr=stderr, **result)
 
     # -- Prove the result: never trust exit code 0 ---------------------------------------------
-    mismatches = dict(summary=[], counts=[], missing_foreign_keys=[])
+    mismatches = dict(summary=[], counts=[], content=[], missing_foreign_keys=[])
     summary_rows = []
     try:
         with open(summary_file) as f:
@@ -657,6 +824,11 @@ def main():
         mismatches["summary"] = summary_problems(summary_rows, expected_tables=loaded_tables)
     target_counts = target.counts(loaded_tables)
     mismatches["counts"] = compare_counts(source_counts, target_counts)
+    if not mismatches["counts"]:
+        if source_hashes is None:
+            source_hashes = hash_source(module, sqlite_path, plan)
+            result["fingerprint"] = fingerprint_of(source_hashes)
+        mismatches["content"] = content_mismatches(source_hashes, target.content_hashes(plan))
     fks_after = target.foreign_keys()
     fk_report["after"] = len(fks_after)
     mismatches["missing_foreign_keys"] = [
@@ -671,6 +843,8 @@ def main():
             parts.append("row counts differ: " + "; ".join(
                 "%s SQLite %s / PostgreSQL %s" % (m["table"], m["source"], m["target"])
                 for m in mismatches["counts"]))
+        if mismatches["content"]:
+            parts.append("content differs (same row counts): " + ", ".join(mismatches["content"]))
         if mismatches["missing_foreign_keys"]:
             parts.append("foreign keys lost: " + ", ".join(
                 "%s.%s" % (m["table"], m["name"]) for m in mismatches["missing_foreign_keys"]))

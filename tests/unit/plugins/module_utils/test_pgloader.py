@@ -285,21 +285,40 @@ SEEDS = {"experiments": 1, "workspaces": 1}
 OTHER = {"experiments": 3, "runs": 2, "workspaces": 1, "metrics": 0}
 
 
-@pytest.mark.parametrize("target, seeds, truncate, force, action, replaces", [
-    (EMPTY, {}, False, False, "migrate", False),
-    (SEEDED, SEEDS, False, False, "migrate", False),       # server started once: seed rows only
-    (SEEDED, SEEDS, True, True, "migrate", False),
-    (SRC, SEEDS, False, False, "skip", False),             # already migrated
-    (SRC, SEEDS, True, False, "skip", False),              # truncate alone does not re-migrate
-    (SRC, SEEDS, False, True, "migrate", True),            # force re-migrates the same copy
-    (OTHER, SEEDS, False, False, "fail", False),           # foreign data: refuse
-    (OTHER, SEEDS, False, True, "fail", False),            # force is not truncate
-    (OTHER, SEEDS, True, False, "migrate", True),
+@pytest.mark.parametrize("target, seeds, truncate, force, content, action, replaces", [
+    (EMPTY, {}, False, False, None, "migrate", False),
+    (SEEDED, SEEDS, False, False, None, "migrate", False),  # server started once: seed rows only
+    (SEEDED, SEEDS, True, True, None, "migrate", False),
+    (SRC, SEEDS, False, False, [], "skip", False),          # already migrated: same content
+    (SRC, SEEDS, True, False, [], "skip", False),           # truncate alone does not re-migrate
+    (SRC, SEEDS, False, True, [], "migrate", True),         # force re-migrates the same copy
+    (OTHER, SEEDS, False, False, None, "fail", False),      # foreign data: refuse
+    (OTHER, SEEDS, False, True, None, "fail", False),       # force is not truncate
+    (OTHER, SEEDS, True, False, None, "migrate", True),
+    # Same row counts, different content (a tampered target, or another store of the same size):
+    # never "already migrated", and only truncate may replace it.
+    (SRC, SEEDS, False, False, ["runs"], "fail", False),
+    (SRC, SEEDS, False, True, ["runs"], "fail", False),
+    (SRC, SEEDS, True, False, ["runs"], "migrate", True),
+    (SRC, SEEDS, True, True, ["runs"], "migrate", True),
+    # Same counts but content not compared: not proven to be the same data.
+    (SRC, SEEDS, False, False, None, "fail", False),
+    (SRC, SEEDS, False, True, None, "fail", False),
+    (SRC, SEEDS, True, False, None, "migrate", True),
 ])
-def test_decide(target, seeds, truncate, force, action, replaces):
-    d = pl.decide(SRC, target, seeds, truncate=truncate, force=force)
+def test_decide(target, seeds, truncate, force, content, action, replaces):
+    d = pl.decide(SRC, target, seeds, truncate=truncate, force=force, content_mismatches=content)
     assert (d["action"], d["replaces_data"]) == (action, replaces)
     assert d["reason"]
+
+
+def test_decide_names_tables_whose_content_differs():
+    d = pl.decide(SRC, SRC, SEEDS, content_mismatches=["metrics", "runs"])
+    assert d["action"] == "fail"
+    assert "same row counts" in d["reason"]
+    assert "metrics, runs" in d["reason"]
+    assert "truncate=true" in d["reason"]
+    assert "already migrated" in pl.decide(SRC, SRC, SEEDS, content_mismatches=[])["reason"]
 
 
 def test_decide_fail_message_names_the_differences():
@@ -501,3 +520,251 @@ def test_inspect_opens_read_only(tmp_path):
     with pytest.raises(sqlite3.OperationalError):
         conn.execute("DELETE FROM runs")
     conn.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Content fingerprint (finding: "already migrated" must not be decided by row counts alone)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data_type, kind", [
+    ("boolean", "bool"),
+    ("smallint", "int"), ("integer", "int"), ("bigint", "int"),
+    ("double precision", "float"), ("numeric", "float"), ("real", "float4"),
+    ("date", "date"),
+    ("timestamp without time zone", "timestamp"), ("timestamp with time zone", "timestamp"),
+    ("json", "text"), ("jsonb", "jsonb"),
+    ("bytea", "bytes"),
+    ("character", "char"),
+    ("uuid", "uuid"),
+    ("character varying", "text"), ("text", "text"), ("USER-DEFINED", "text"),
+])
+def test_column_kind(data_type, kind):
+    assert pl.column_kind(data_type) == kind
+
+
+# (kind, value as SQLite returns it, value as psycopg2 returns it for the PostgreSQL column)
+SAME_VALUE = [
+    ("bool", 1, True), ("bool", 0, False), ("bool", None, None),
+    ("int", 5, 5), ("int", 2 ** 62, 2 ** 62), ("int", 5.0, 5),
+    ("float", 0.1, 0.1), ("float", 3, 3.0), ("float", 1e300, 1e300),
+    ("float", float("inf"), float("inf")), ("float", float("-inf"), float("-inf")),
+    ("float", 2.5, pytest.importorskip("decimal").Decimal("2.5")),
+    ("float4", 0.123456789, 0.12345679),
+    ("date", "2025-11-30", __import__("datetime").date(2025, 11, 30)),
+    ("timestamp", "2025-11-30 12:00:01.500000",
+     __import__("datetime").datetime(2025, 11, 30, 12, 0, 1, 500000)),
+    ("timestamp", "2025-11-30 12:00:01", __import__("datetime").datetime(2025, 11, 30, 12, 0, 1)),
+    ("text", "naïve ☃", "naïve ☃"), ("text", "", ""),
+    ("text", '{"b": 1,  "a": [1, 2]}', '{"b": 1,  "a": [1, 2]}'),   # json kept verbatim
+    ("jsonb", '{"b": 1,  "a": [1, 2]}', '{"a": [1, 2], "b": 1}'),   # jsonb normalises
+    ("bytes", b"\x00\xffk", memoryview(b"\x00\xffk")), ("bytes", "abc", b"abc"),
+    ("char", "ab", "ab   "),
+    ("uuid", "0E984725-C51C-4BF4-9960-E1C80E27ABA0", "0e984725-c51c-4bf4-9960-e1c80e27aba0"),
+]
+
+
+@pytest.mark.parametrize("kind, sqlite_value, pg_value", SAME_VALUE)
+def test_canonical_value_is_the_same_on_both_sides(kind, sqlite_value, pg_value):
+    assert pl.canonical_value(kind, sqlite_value) == pl.canonical_value(kind, pg_value)
+
+
+@pytest.mark.parametrize("kind, a, b", [
+    ("text", "run", "TAMPERED"),
+    ("text", None, ""),                 # NULL is not the empty string
+    ("text", "1", None),
+    ("int", 1, 2),
+    ("int", 0, None),
+    ("float", 0.1, 0.10000000000000002),
+    ("float", float("inf"), float("-inf")),
+    ("bool", 1, False),
+    ("bytes", b"a", b"b"),
+    ("jsonb", '{"a": 1}', '{"a": 2}'),
+])
+def test_canonical_value_tells_different_values_apart(kind, a, b):
+    assert pl.canonical_value(kind, a) != pl.canonical_value(kind, b)
+
+
+KINDS = ["int", "text", "float"]
+ROWS = [(1, "a", 0.5), (2, "b", None), (3, "c", 1.0)]
+
+
+def test_content_hash_ignores_row_order_but_not_content():
+    h = pl.content_hash(ROWS, KINDS)
+    assert h["rows"] == 3
+    assert h == pl.content_hash(list(reversed(ROWS)), KINDS)
+    assert h != pl.content_hash([(1, "a", 0.5), (2, "TAMPERED", None), (3, "c", 1.0)], KINDS)
+    assert h != pl.content_hash(ROWS[:2], KINDS)
+    # a value moved to the neighbouring column is a different row
+    assert pl.content_hash([(1, "ab", None)], ["int", "text", "text"]) != pl.content_hash(
+        [(1, "a", "b")], ["int", "text", "text"])
+    # the same rows twice are not the same as once (a multiset, not a set)
+    assert pl.content_hash(ROWS + ROWS, KINDS) != h
+
+
+def test_content_hash_of_an_empty_table():
+    assert pl.content_hash([], KINDS)["rows"] == 0
+    assert pl.content_hash([], KINDS) == pl.content_hash(iter(()), KINDS)
+
+
+def test_content_mismatches_and_fingerprint():
+    a = {"runs": dict(rows=1, hash="x"), "params": dict(rows=2, hash="y")}
+    b = {"runs": dict(rows=1, hash="x"), "params": dict(rows=2, hash="z")}
+    assert pl.content_mismatches(a, dict(a)) == []
+    assert pl.content_mismatches(a, b) == ["params"]
+    assert pl.content_mismatches(a, {"runs": a["runs"]}) == ["params"]
+    assert pl.fingerprint_of(a) == pl.fingerprint_of(dict(reversed(list(a.items()))))
+    assert pl.fingerprint_of(a) != pl.fingerprint_of(b)
+    assert len(pl.fingerprint_of(a)) == 64
+
+
+def test_hash_plan_takes_kinds_from_postgresql_and_reports_missing_columns():
+    plan, missing = pl.hash_plan(
+        {"runs": ["run_uuid", "name", "deleted"], "params": ["key", "value"]},
+        {"runs": {"run_uuid": "character varying", "name": "character varying",
+                  "deleted": "boolean", "extra": "integer"},
+         "params": {"key": "character varying"}})
+    assert plan == {"runs": [("deleted", "bool"), ("name", "text"), ("run_uuid", "text")],
+                    "params": [("key", "text")]}
+    assert missing == ["params.value"]
+
+
+def test_pg_content_sql_casts_what_the_driver_would_parse():
+    sql = pl.pg_content_sql("runs", [("a", "text"), ("b", "jsonb"), ("c", "uuid"), ("d", "int")])
+    assert sql == 'SELECT "a"::text, "b"::text, "c"::text, "d" FROM "public"."runs"'
+    assert pl.sqlite_content_sql("runs", [("a", "text"), ("d", "int")]) == (
+        'SELECT "a", "d" FROM "runs"')
+
+
+def test_sqlite_content_hashes_of_a_real_file(tmp_path):
+    db = make_db(tmp_path / "mlflow.db")
+    info = pl.inspect_sqlite(db)
+    assert info["columns"]["params"] == ["key", "value", "run_uuid"]
+    types = {"experiments": {"experiment_id": "integer", "name": "character varying"},
+             "runs": {"run_uuid": "character varying", "experiment_id": "integer"},
+             "params": {"key": "character varying", "value": "character varying",
+                        "run_uuid": "character varying"}}
+    plan, missing = pl.hash_plan(info["columns"], types)
+    assert missing == []
+    hashes = pl.sqlite_content_hashes(db, plan)
+    assert {t: h["rows"] for t, h in hashes.items()} == {"experiments": 2, "runs": 2, "params": 2}
+    # the same rows computed from Python values as psycopg2 would return them
+    assert hashes["params"] == pl.content_hash(
+        [("lr", "r2", "0.2"), ("lr", "r1", "0.1")], [k for _, k in plan["params"]])
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE params SET value = 'TAMPERED' WHERE run_uuid = 'r1'")
+    conn.commit()
+    conn.close()
+    tampered = pl.sqlite_content_hashes(db, plan)
+    assert pl.content_mismatches(hashes, tampered) == ["params"]
+
+
+# --------------------------------------------------------------------------------------------
+# Sequences on a skipped run (finding: a skip never checked them)
+# --------------------------------------------------------------------------------------------
+
+
+def seq_state(last_value, is_called, max_value, increment=1):
+    return dict(table="experiments", column="experiment_id",
+                sequence="public.experiments_experiment_id_seq", last_value=last_value,
+                is_called=is_called, increment=increment, max_value=max_value)
+
+
+@pytest.mark.parametrize("state, behind, next_value", [
+    (seq_state(10, False, 12), True, 10),   # setval(seq, 10, false): the next id 10 exists
+    (seq_state(12, True, 12), False, 13),
+    (seq_state(12, False, 12), True, 12),   # the next id 12 is taken
+    (seq_state(13, False, 12), False, 13),
+    (seq_state(1, False, None), False, 1),  # empty table
+    (seq_state(1, False, 0), False, 1),     # only the Default experiment (id 0)
+    (seq_state(1, True, 5, increment=10), False, 11),
+    (seq_state(1, True, 15, increment=10), True, 11),
+])
+def test_sequences_behind(state, behind, next_value):
+    found = pl.sequences_behind([state])
+    assert bool(found) == behind
+    if found:
+        assert found == [dict(table="experiments", column="experiment_id",
+                              sequence="public.experiments_experiment_id_seq",
+                              next_value=next_value, max_value=state["max_value"])]
+
+
+def test_sequence_state_sql():
+    sql, params = pl.sequence_state_sql("experiments", "experiment_id",
+                                        "public.experiments_experiment_id_seq")
+    assert params == ("public.experiments_experiment_id_seq",)
+    assert "FROM public.experiments_experiment_id_seq" in sql
+    assert 'MAX("experiment_id") FROM "public"."experiments"' in sql
+    assert "last_value" in sql and "is_called" in sql and "seqincrement" in sql
+
+
+@pytest.mark.parametrize("sequence", ['public."odd; name"', "x; DROP TABLE runs", "public.a b"])
+def test_sequence_state_sql_refuses_what_is_not_a_sequence_name(sequence):
+    if sequence == 'public."odd; name"':
+        assert 'FROM public."odd; name"' in pl.sequence_state_sql("t", "c", sequence)[0]
+    else:
+        with pytest.raises(ValueError):
+            pl.sequence_state_sql("t", "c", sequence)
+
+
+# --------------------------------------------------------------------------------------------
+# Secrets in pg_uri (finding: the password was echoed in the result)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("uri, expected", [
+    ("postgresql://mlflow@db/mlflow", set()),
+    ("postgresql://mlflow:Secr3tPw@db/mlflow", {"Secr3tPw"}),
+    ("postgresql://mlflow:Secr%40tPw@db:5432/mlflow", {"Secr%40tPw", "Secr@tPw"}),
+    ("postgresql://mlflow:Secr3tPw@db:99999/mlflow", {"Secr3tPw"}),     # unparsable port
+    ("postgresql://mlflow:pa/ss@db/mlflow", {"pa/ss"}),                 # unencoded slash
+    ("postgresql://mlflow:@db/mlflow", set()),
+    ("not a uri", set()),
+    ("", set()),
+    (None, set()),
+])
+def test_uri_password_values(uri, expected):
+    assert pl.uri_password_values(uri) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# Private work files (finding: predictable names, no O_EXCL/O_NOFOLLOW, 0644 reject files)
+# --------------------------------------------------------------------------------------------
+
+
+def test_write_private_file(tmp_path):
+    path = tmp_path / "x.load"
+    pl.write_private_file(str(path), "LOAD DATABASE;\n")
+    assert path.read_text() == "LOAD DATABASE;\n"
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    with pytest.raises(FileExistsError):
+        pl.write_private_file(str(path), "again")
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    link = tmp_path / "planted.load"
+    link.symlink_to(victim)
+    with pytest.raises(OSError):
+        pl.write_private_file(str(link), "overwrite?")
+    assert victim.read_text() == "keep"
+    dangling = tmp_path / "dangling.load"
+    dangling.symlink_to(tmp_path / "created-through-the-link")
+    with pytest.raises(OSError):
+        pl.write_private_file(str(dangling), "x")
+    assert not (tmp_path / "created-through-the-link").exists()
+
+
+def test_private_work_dir(tmp_path):
+    log_dir = tmp_path / "logs"
+    first = pl.private_work_dir(str(log_dir))
+    second = pl.private_work_dir(str(log_dir))
+    assert first != second
+    for d in (first, second):
+        assert os.path.dirname(d) == str(log_dir)
+        assert os.stat(d).st_mode & 0o777 == 0o700
+        assert os.listdir(d) == []
+    assert os.stat(log_dir).st_mode & 0o777 == 0o700
+    assert os.path.basename(first).startswith("pgloader-")
+    tmp = pl.private_work_dir(None)
+    assert os.stat(tmp).st_mode & 0o777 == 0o700
+    os.rmdir(tmp)
+    assert pl.PGLOADER_UMASK == 0o077

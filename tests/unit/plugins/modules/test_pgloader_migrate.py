@@ -9,9 +9,14 @@ the test. What is asserted is what a user sees: changed, msg, failures and what 
 from __future__ import annotations
 
 import ast
+import glob
 import json
 import os
+import pwd
+import shutil
+import socket
 import sqlite3
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -20,6 +25,7 @@ import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.mlops.mlflow.plugins.module_utils import pgloader as pl
 from ansible_collections.mlops.mlflow.plugins.modules import pgloader_migrate as mod
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pgloader"
@@ -116,6 +122,7 @@ class FakeTarget(object):
 
     def __init__(self, module, settings):
         self.settings = settings
+        self.sqlite_path = module.params["sqlite_path"]
         self.loaded = False
         self.sequences_set = None
         FakeTarget.instances.append(self)
@@ -139,8 +146,22 @@ class FakeTarget(object):
     def replica_role_problem(self):
         return self.state.get("replica_problem")
 
-    def set_sequences(self, tables):
+    def column_types(self, tables):
+        return dict((t, c) for t, c in self.state["column_types"].items() if t in tables)
+
+    def content_hashes(self, plan):
+        # PostgreSQL's content is stood in for by a SQLite file: the source itself unless a test
+        # says otherwise (`target_db` before the load, `target_db_after` after it).
+        key = "target_db_after" if self.loaded else "target_db"
+        self.hashed = getattr(self, "hashed", 0) + 1
+        return pl.sqlite_content_hashes(self.state.get(key) or self.sqlite_path, plan)
+
+    def sequence_states(self, tables):
+        return [s for s in self.state.get("sequence_states", []) if s["table"] in tables]
+
+    def set_sequences(self, tables, only=None):
         self.sequences_set = sorted(tables)
+        self.sequences_only = only
         return [dict(table="experiments", column="experiment_id",
                      sequence="public.experiments_experiment_id_seq", next_value=2)]
 
@@ -161,6 +182,11 @@ INSERT INTO runs VALUES ('r1', 1);
 INSERT INTO params VALUES ('lr', 'r1');
 """
 SOURCE_COUNTS = {"experiments": 2, "runs": 1, "params": 1}
+COLUMN_TYPES = {
+    "experiments": {"experiment_id": "integer", "name": "character varying"},
+    "runs": {"run_uuid": "character varying", "experiment_id": "integer"},
+    "params": {"key": "character varying", "run_uuid": "character varying"},
+}
 CLEAN_SUMMARY = ('"fetch meta data";5;5;0;0;"0.010s"\n"Truncate";3;3;0;0;"0.010s"\n'
                  '"experiments";2;2;0;40;"0.020s"\n"runs";1;1;0;20;"0.030s"\n'
                  '"params";1;1;0;10;"0.040s"\n"COPY Threads Completion";4;4;0;0;"0.1s"\n')
@@ -193,6 +219,7 @@ def harness(monkeypatch, tmp_path):
         seeds={"experiments": 1},
         after=dict(SOURCE_COUNTS),
         fks_after=list(FKS),
+        column_types=dict(COLUMN_TYPES),
     )
     calls = []
 
@@ -200,7 +227,8 @@ def harness(monkeypatch, tmp_path):
         def run_command(self, args, environ_update=None, **kwargs):
             calls.append(dict(args=list(args), environ=dict(environ_update or {}),
                               load=Path(args[-1]).read_text(),
-                              load_mode=os.stat(args[-1]).st_mode & 0o777))
+                              load_mode=os.stat(args[-1]).st_mode & 0o777,
+                              umask=kwargs.get("umask")))
             Path(args[args.index("--summary") + 1]).write_text(summary)
             Path(args[args.index("--logfile") + 1]).write_text("log\n")
             FakeTarget.instances[-1].loaded = True
@@ -383,8 +411,10 @@ def test_log_dir_and_keep_load_file(harness, sqlite_db, tmp_path):
     log_dir = tmp_path / "logs"
     result = harness["run"](dict(sqlite_path=sqlite_db, log_dir=str(log_dir), keep_load_file=True))
     assert result["changed"] is True
+    workdir = os.path.dirname(result["load_file"])
+    assert os.path.dirname(workdir) == str(log_dir)  # a private directory per run inside log_dir
     for key in ("summary_file", "log_file", "load_file"):
-        assert os.path.dirname(result[key]) == str(log_dir)
+        assert os.path.dirname(result[key]) == workdir
         assert os.path.exists(result[key])
     assert PASSWORD not in Path(result["load_file"]).read_text()
 
@@ -426,3 +456,497 @@ def test_uri_settings_reach_the_load_file(harness, sqlite_db):
 def test_values_pgloader_cannot_parse_are_refused(harness, sqlite_db):
     result = harness["run"](dict(sqlite_path=sqlite_db, pg_user="ml@flow"))
     assert result["failed"] and "user name" in result["msg"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Review finding 3: "already migrated" decided by content, not by row counts alone
+# ---------------------------------------------------------------------------------------------
+
+
+def altered_copy(sqlite_db, tmp_path, sql, name="target.db"):
+    """A copy of the source with `sql` applied: stands for a PostgreSQL target holding it."""
+    path = tmp_path / name
+    src = sqlite3.connect(sqlite_db)
+    dst = sqlite3.connect(str(path))
+    src.backup(dst)
+    src.close()
+    dst.executescript(sql)
+    dst.commit()
+    dst.close()
+    return str(path)
+
+
+SAME_COUNTS_OTHER_CONTENT = [
+    # the target was changed after the migration
+    "UPDATE experiments SET name = 'TAMPERED' WHERE experiment_id = 1;",
+    # another store of the same size
+    "PRAGMA foreign_keys = OFF; UPDATE runs SET run_uuid = 'r9'; UPDATE params SET run_uuid = 'r9';",
+]
+
+
+@pytest.mark.parametrize("change", SAME_COUNTS_OTHER_CONTENT)
+def test_same_counts_but_other_content_is_not_already_migrated(harness, sqlite_db, tmp_path,
+                                                               change):
+    harness["state"]["before"] = dict(SOURCE_COUNTS)
+    harness["state"]["target_db"] = altered_copy(sqlite_db, tmp_path, change)
+    result = harness["run"](dict(sqlite_path=sqlite_db))
+    assert result["failed"]
+    assert result["action"] == "fail"
+    assert "same row counts" in result["msg"] and "truncate=true" in result["msg"]
+    assert harness["calls"] == []
+
+
+@pytest.mark.parametrize("change", SAME_COUNTS_OTHER_CONTENT)
+def test_force_without_truncate_never_replaces_other_content(harness, sqlite_db, tmp_path, change):
+    harness["state"]["before"] = dict(SOURCE_COUNTS)
+    harness["state"]["target_db"] = altered_copy(sqlite_db, tmp_path, change)
+    result = harness["run"](dict(sqlite_path=sqlite_db, force=True))
+    assert result["failed"] and "truncate=true" in result["msg"]
+    assert harness["calls"] == []
+    result = harness["run"](dict(sqlite_path=sqlite_db, force=True, truncate=True))
+    assert result["changed"] is True and len(harness["calls"]) == 1
+
+
+def test_already_migrated_compares_content_and_returns_the_fingerprint(harness, sqlite_db):
+    harness["state"]["before"] = dict(SOURCE_COUNTS)
+    result = harness["run"](dict(sqlite_path=sqlite_db))
+    assert (result["action"], result["changed"]) == ("skip", False)
+    assert FakeTarget.instances[-1].hashed == 1
+    assert len(result["fingerprint"]) == 64
+    migrated = harness["run"](dict(sqlite_path=sqlite_db, force=True))
+    assert migrated["changed"] is True
+    assert migrated["fingerprint"] == result["fingerprint"]
+
+
+def test_content_that_differs_after_the_load_fails(harness, sqlite_db, tmp_path):
+    harness["state"]["target_db_after"] = altered_copy(
+        sqlite_db, tmp_path, "UPDATE experiments SET name = 'x' WHERE experiment_id = 1;")
+    result = harness["run"](dict(sqlite_path=sqlite_db))
+    assert result["failed"]
+    assert result["mismatches"]["content"] == ["experiments"]
+    assert "content differs" in result["msg"]
+    assert "sequences" not in result
+
+
+def test_a_column_missing_in_postgresql_is_refused_before_the_load(harness, sqlite_db):
+    harness["state"]["column_types"] = dict(COLUMN_TYPES, params={"key": "character varying"})
+    result = harness["run"](dict(sqlite_path=sqlite_db))
+    assert result["failed"] and "params.run_uuid" in result["msg"]
+    assert harness["calls"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Review finding 4: a skipped run checks (and fixes) the sequences
+# ---------------------------------------------------------------------------------------------
+
+BEHIND = [dict(table="experiments", column="experiment_id",
+               sequence="public.experiments_experiment_id_seq", last_value=1, is_called=False,
+               increment=1, max_value=1)]
+
+
+def test_skip_fixes_a_sequence_left_behind(harness, sqlite_db):
+    harness["state"]["before"] = dict(SOURCE_COUNTS)
+    harness["state"]["sequence_states"] = BEHIND
+    result = harness["run"](dict(sqlite_path=sqlite_db))
+    assert not result.get("failed"), result["msg"]
+    assert (result["action"], result["changed"]) == ("skip", True)
+    assert "public.experiments_experiment_id_seq" in result["msg"]
+    assert result["sequences"][0]["next_value"] == 2
+    assert FakeTarget.instances[-1].sequences_only == {("experiments", "experiment_id")}
+    assert harness["calls"] == []
+
+
+def test_skip_in_check_mode_reports_the_sequence_without_fixing_it(harness, sqlite_db):
+    harness["state"]["before"] = dict(SOURCE_COUNTS)
+    harness["state"]["sequence_states"] = BEHIND
+    result = harness["run"](dict(sqlite_path=sqlite_db), check_mode=True)
+    assert (result["action"], result["changed"]) == ("skip", True)
+    assert result["sequences"] == [dict(table="experiments", column="experiment_id",
+                                        sequence="public.experiments_experiment_id_seq",
+                                        next_value=2)]
+    assert FakeTarget.instances[-1].sequences_set is None
+
+
+def test_skip_with_sequences_false_fails_on_a_sequence_left_behind(harness, sqlite_db):
+    harness["state"]["before"] = dict(SOURCE_COUNTS)
+    harness["state"]["sequence_states"] = BEHIND
+    result = harness["run"](dict(sqlite_path=sqlite_db, sequences=False))
+    assert result["failed"]
+    assert "duplicate key" in result["msg"]
+    assert FakeTarget.instances[-1].sequences_set is None
+
+
+def test_skip_with_sequences_in_order_changes_nothing(harness, sqlite_db):
+    harness["state"]["before"] = dict(SOURCE_COUNTS)
+    harness["state"]["sequence_states"] = [dict(BEHIND[0], last_value=2)]
+    result = harness["run"](dict(sqlite_path=sqlite_db))
+    assert (result["action"], result["changed"]) == ("skip", False)
+    assert FakeTarget.instances[-1].sequences_set is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Review finding 5: a password inside pg_uri never reaches the result (real fail_json output)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    dict(pg_uri="postgresql://mlflow:Secr3tPw@db/mlflow"),
+    dict(pg_uri="postgresql://mlflow:Secr%40tPw@db/mlflow"),
+    dict(pg_uri="postgresql://mlflow:Secr3tPw@db:99999/mlflow"),           # invalid port
+    dict(pg_uri="postgresql://mlflow:Secr3tPw@db/mlflow?application_name=x"),
+    dict(pg_uri="postgresql://mlflow:pa/Secr3tPw@db/mlflow"),              # unencoded slash
+    dict(pg_uri="postgresql://mlflow:Secr3tPw@db/mlflow", pg_host="db"),   # AnsibleModule refuses
+    dict(pg_uri="postgresql://mlflow:Secr3tPw@db/mlflow", workers="many"),
+])
+def test_password_in_pg_uri_never_reaches_the_result(sqlite_db, capsys, args):
+    with patch_module_args(dict(sqlite_path=sqlite_db, **args)):
+        with pytest.raises(SystemExit) as excinfo:
+            mod.main()
+    assert excinfo.value.code == 1
+    out = capsys.readouterr().out
+    result = json.loads(out)
+    assert result["failed"] is True
+    for secret in ("Secr3tPw", "Secr%40tPw", "Secr@tPw"):
+        assert secret not in out
+
+
+# ---------------------------------------------------------------------------------------------
+# Review finding 14: private work files
+# ---------------------------------------------------------------------------------------------
+
+
+def test_work_files_are_private_and_not_at_a_predictable_name(harness, sqlite_db, tmp_path,
+                                                              monkeypatch):
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir(mode=0o755)
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    # Links planted at the names an earlier version used: pgloader-<time>-<pid>.{load,csv,log}
+    monkeypatch.setattr(mod.time, "strftime", lambda fmt, *args: "20250101T000000")
+    for ext in ("load", "csv", "log"):
+        (log_dir / ("pgloader-20250101T000000-%d.%s" % (os.getpid(), ext))).symlink_to(victim)
+    result = harness["run"](dict(sqlite_path=sqlite_db, log_dir=str(log_dir), keep_load_file=True))
+    assert not result.get("failed"), result["msg"]
+    assert victim.read_text() == "keep"
+    call = harness["calls"][0]
+    assert call["umask"] == 0o077          # pgloader's reject files and directories: private
+    assert call["load_mode"] == 0o600
+    workdir = os.path.dirname(result["load_file"])
+    assert os.path.dirname(workdir) == str(log_dir)
+    assert os.stat(workdir).st_mode & 0o777 == 0o700
+    assert call["args"][call["args"].index("--root-dir") + 1] == workdir
+    for key in ("summary_file", "log_file"):
+        assert os.path.dirname(result[key]) == workdir
+
+
+def test_temporary_work_dir_is_private_and_removed(harness, sqlite_db, monkeypatch):
+    seen = {}
+    real = mod.os.path.isdir
+
+    def spy_run_command(self, args, environ_update=None, **kwargs):
+        workdir = args[args.index("--root-dir") + 1]
+        seen["mode"] = os.stat(workdir).st_mode & 0o777
+        seen["workdir"] = workdir
+        seen["umask"] = kwargs.get("umask")
+        Path(args[args.index("--summary") + 1]).write_text(CLEAN_SUMMARY)
+        FakeTarget.instances[-1].loaded = True
+        return 0, "", ""
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", spy_run_command)
+    result = harness["run"](dict(sqlite_path=sqlite_db))
+    assert result["changed"] is True
+    assert seen["mode"] == 0o700 and seen["umask"] == 0o077
+    assert not real(seen["workdir"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Against a real PostgreSQL and a real pgloader
+#
+# A throw-away cluster (initdb in a temporary directory, 127.0.0.1 on a free port, scram
+# passwords) is started once per session when the server binaries and pgloader are installed
+# (Debian: `apt-get install postgresql pgloader`; `make prereqs` installs both); otherwise these
+# tests are skipped with the reason. As root, the cluster runs as the `postgres` user.
+# The schema is a small MLflow look-alike with the column types MLflow 3.17 uses in PostgreSQL
+# (serial, bigint, boolean, double precision, varchar, json, date, bytea).
+# ---------------------------------------------------------------------------------------------
+
+PG_PASSWORD = "Pw-for-the-test-cluster-1"
+
+PG_SCHEMA = """
+CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY);
+CREATE TABLE experiments (experiment_id SERIAL PRIMARY KEY, name VARCHAR(256) NOT NULL UNIQUE,
+                          creation_time BIGINT, tags_json JSON, rollup_day DATE);
+CREATE TABLE runs (run_uuid VARCHAR(32) PRIMARY KEY, name VARCHAR(250),
+                   experiment_id INTEGER REFERENCES experiments (experiment_id),
+                   deleted BOOLEAN, start_time BIGINT);
+CREATE TABLE metrics (key VARCHAR(250) NOT NULL, value DOUBLE PRECISION NOT NULL,
+                      timestamp BIGINT NOT NULL, run_uuid VARCHAR(32) NOT NULL REFERENCES runs,
+                      step BIGINT NOT NULL, is_nan BOOLEAN NOT NULL,
+                      PRIMARY KEY (key, timestamp, step, run_uuid, value, is_nan));
+CREATE TABLE secrets (id SERIAL PRIMARY KEY, encrypted_value BYTEA NOT NULL, weight FLOAT);
+INSERT INTO alembic_version VALUES ('dc11669786a5');
+INSERT INTO experiments (experiment_id, name, creation_time) VALUES (0, 'Default', 1);
+"""
+
+SQLITE_SCHEMA = """
+CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, PRIMARY KEY (version_num));
+CREATE TABLE experiments (experiment_id INTEGER NOT NULL, name VARCHAR(256) NOT NULL,
+                          creation_time BIGINT, tags_json JSON, rollup_day DATE,
+                          PRIMARY KEY (experiment_id), UNIQUE (name));
+CREATE TABLE runs (run_uuid VARCHAR(32) NOT NULL, name VARCHAR(250), experiment_id INTEGER,
+                   deleted BOOLEAN, start_time BIGINT, PRIMARY KEY (run_uuid),
+                   FOREIGN KEY (experiment_id) REFERENCES experiments (experiment_id));
+CREATE TABLE metrics (key VARCHAR(250) NOT NULL, value FLOAT NOT NULL, timestamp BIGINT NOT NULL,
+                      run_uuid VARCHAR(32) NOT NULL, step BIGINT NOT NULL, is_nan BOOLEAN NOT NULL,
+                      PRIMARY KEY (key, timestamp, step, run_uuid, value, is_nan),
+                      FOREIGN KEY (run_uuid) REFERENCES runs (run_uuid));
+CREATE TABLE secrets (id INTEGER NOT NULL PRIMARY KEY, encrypted_value BLOB NOT NULL, weight FLOAT);
+INSERT INTO alembic_version VALUES ('dc11669786a5');
+"""
+
+SQLITE_ROWS = {
+    "experiments": [(0, "Default", 1, None, None),
+                    (1, "exp ☃", 2, '{"b": 1,  "a": [1, 2]}', "2025-11-30"),
+                    (2, "it's", 3, None, None)],
+    "runs": [("r1", "run one", 1, 0, 10), ("r2", None, 1, 1, 11), ("r3", "run three", 2, 0, 12)],
+    # MLflow stores +-inf as +-DBL_MAX and NaN as 0 with is_nan (pgloader 3.6 cannot COPY an
+    # infinite double: "#.DOUBLE-FLOAT-POSITIVE-INFINITY", the table is lost, exit code 0)
+    "metrics": [("loss", 0.1, 100, "r1", 0, 0), ("loss", 1.7976931348623157e308, 101, "r1", 1, 0),
+                ("loss", -1.7976931348623157e308, 103, "r1", 3, 0),
+                ("loss", 0.0, 102, "r1", 2, 1), ("acc", -1e-300, 100, "r2", 0, 0),
+                ("acc", 1.0, 100, "r3", 0, 0), ("big", 1e15, 100, "r3", 0, 0),
+                ("odd", 0.30000000000000004, 100, "r3", 0, 0)],
+    "secrets": [(1, b"\x00\xff\x10", 1.5)],
+}
+
+
+def make_sqlite_store(path, rows=None):
+    rows = rows or SQLITE_ROWS
+    conn = sqlite3.connect(str(path))
+    conn.executescript(SQLITE_SCHEMA)
+    for table, values in rows.items():
+        conn.executemany("INSERT INTO %s VALUES (%s)" % (table, ", ".join("?" * len(values[0]))),
+                         values)
+    conn.commit()
+    conn.close()
+    return str(path)
+
+
+def _pg_bindir():
+    candidates = [os.environ.get("PG_BINDIR")]
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    if shutil.which("initdb"):
+        candidates.append(os.path.dirname(os.path.realpath(shutil.which("initdb"))))
+    for d in candidates:
+        if d and all(os.access(os.path.join(d, b), os.X_OK) for b in ("initdb", "pg_ctl")):
+            return d
+    return None
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql "
+                    "(make prereqs installs it)")
+    if not shutil.which("pgloader"):
+        pytest.skip("no pgloader in PATH: apt-get install pgloader (make prereqs installs it)")
+    try:
+        import psycopg  # noqa: F401  (requirements-test.txt)
+    except ImportError:
+        pytest.skip("psycopg (3) is not installed: pip install -r requirements-test.txt")
+    prefix = []
+    base = tempfile.mkdtemp(prefix="pgloader-migrate-pg.")
+    if os.geteuid() == 0:
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no `postgres` user to run the cluster")
+        if not shutil.which("runuser"):
+            pytest.skip("running as root and there is no runuser to start the cluster as postgres")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    pwfile = os.path.join(base, "pw")
+    with open(pwfile, "w") as f:
+        f.write(PG_PASSWORD + "\n")
+    if prefix:
+        os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+    data = os.path.join(base, "data")
+    port = _free_port()
+
+    def pg(*argv):
+        return subprocess.run(prefix + [os.path.join(bindir, argv[0])] + list(argv[1:]),
+                              capture_output=True, text=True)
+
+    r = pg("initdb", "-D", data, "-U", "postgres", "-E", "UTF8", "--locale=C",
+           "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=" + pwfile)
+    if r.returncode:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail("initdb failed: %s" % r.stderr)
+    r = pg("pg_ctl", "-D", data, "-l", os.path.join(base, "log"), "-w", "-t", "60", "-o",
+           "-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off"
+           % (port, base), "start")
+    if r.returncode:
+        log = open(os.path.join(base, "log")).read() if os.path.exists(os.path.join(base, "log")) else ""
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail("the test cluster did not start: %s %s" % (r.stderr, log))
+    server = dict(host="127.0.0.1", port=port, counter=[0])
+    admin = _pg_connect(server, "postgres", "postgres")
+    admin.execute("CREATE ROLE mlflow LOGIN PASSWORD %s" % _literal(PG_PASSWORD))
+    admin.execute("GRANT SET ON PARAMETER session_replication_role TO mlflow")
+    admin.close()
+    try:
+        yield server
+    finally:
+        pg("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _literal(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _pg_connect(server, dbname, user="mlflow"):
+    import psycopg
+    return psycopg.connect(host=server["host"], port=server["port"], dbname=dbname, user=user,
+                           password=PG_PASSWORD, autocommit=True)
+
+
+class _Psycopg3AsPsycopg2(object):
+    """psycopg2's API as far as the module uses it, on psycopg 3 (client-side binding like psycopg2)."""
+
+    def __init__(self):
+        import psycopg
+        self.psycopg = psycopg
+        self.Error = psycopg.Error
+
+    def connect(self, **kwargs):
+        return self.psycopg.connect(cursor_factory=self.psycopg.ClientCursor, **kwargs)
+
+
+@pytest.fixture
+def pg_db(pg_server):
+    """A fresh database holding the look-alike schema, owned by mlflow, with its seed row."""
+    pg_server["counter"][0] += 1
+    name = "mlflow_%d_%d" % (os.getpid(), pg_server["counter"][0])
+    admin = _pg_connect(pg_server, "postgres", "postgres")
+    admin.execute("CREATE DATABASE %s OWNER mlflow" % name)
+    admin.close()
+    conn = _pg_connect(pg_server, name)
+    conn.execute(PG_SCHEMA)
+    yield dict(pg_server, database=name, conn=conn)
+    conn.close()
+
+
+@pytest.fixture
+def real_run(monkeypatch, pg_db, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # work directories kept on failure
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    if mod.psycopg2 is None:
+        monkeypatch.setattr(mod, "psycopg2", _Psycopg3AsPsycopg2())
+
+    def run(args, check_mode=False):
+        args = dict(args, pg_host=pg_db["host"], pg_port=pg_db["port"],
+                    pg_database=pg_db["database"], pg_user="mlflow", pg_password=PG_PASSWORD,
+                    pg_sslmode="disable")
+        if check_mode:
+            args["_ansible_check_mode"] = True
+        with patch_module_args(args):
+            with pytest.raises(Exit) as excinfo:
+                mod.main()
+        return excinfo.value.result
+    return run
+
+
+def _rows(conn, sql):
+    return conn.execute(sql).fetchall()
+
+
+def test_db_tampered_target_is_not_already_migrated(real_run, pg_db, tmp_path):
+    db = make_sqlite_store(tmp_path / "mlflow.db")
+    conn = pg_db["conn"]
+    result = real_run(dict(sqlite_path=db))
+    assert not result.get("failed"), result["msg"]
+    assert result["changed"] is True and result["total_rows"] == 15
+    # the content check right after a real pgloader load: NaN/Inf, booleans, json, bytea ...
+    again = real_run(dict(sqlite_path=db))
+    assert (again["action"], again["changed"]) == ("skip", False), again["msg"]
+    assert again["fingerprint"] == result["fingerprint"]
+
+    conn.execute("UPDATE runs SET name = 'TAMPERED' WHERE run_uuid = 'r1'")
+    tampered = real_run(dict(sqlite_path=db))
+    assert tampered["failed"] and "runs" in tampered["msg"] and "truncate=true" in tampered["msg"]
+    forced = real_run(dict(sqlite_path=db, force=True))
+    assert forced["failed"] and "truncate=true" in forced["msg"]
+    assert _rows(conn, "SELECT name FROM runs WHERE run_uuid = 'r1'") == [("TAMPERED",)]
+
+    replaced = real_run(dict(sqlite_path=db, truncate=True))
+    assert replaced["changed"] is True, replaced["msg"]
+    assert _rows(conn, "SELECT name FROM runs WHERE run_uuid = 'r1'") == [("run one",)]
+
+
+def test_db_another_store_with_the_same_counts_is_refused(real_run, pg_db, tmp_path):
+    first = make_sqlite_store(tmp_path / "a.db")
+    rows = dict(SQLITE_ROWS)
+    rows["runs"] = [(u, "other " + str(n), e, d, t) for u, n, e, d, t in SQLITE_ROWS["runs"]]
+    other = make_sqlite_store(tmp_path / "b.db", rows)
+    assert real_run(dict(sqlite_path=first))["changed"] is True
+    for args in (dict(), dict(force=True)):
+        result = real_run(dict(sqlite_path=other, **args))
+        assert result["failed"], args
+        assert "same row counts" in result["msg"] and "runs" in result["msg"]
+    assert _rows(pg_db["conn"], "SELECT name FROM runs WHERE run_uuid = 'r1'") == [("run one",)]
+
+
+def test_db_skip_repairs_a_sequence_left_behind(real_run, pg_db, tmp_path):
+    db = make_sqlite_store(tmp_path / "mlflow.db")
+    conn = pg_db["conn"]
+    assert real_run(dict(sqlite_path=db))["changed"] is True
+    conn.execute("SELECT setval('experiments_experiment_id_seq', 2, false)")
+
+    planned = real_run(dict(sqlite_path=db), check_mode=True)
+    assert (planned["action"], planned["changed"]) == ("skip", True), planned["msg"]
+    assert _rows(conn, "SELECT last_value, is_called FROM experiments_experiment_id_seq") == [
+        (2, False)]
+    refused = real_run(dict(sqlite_path=db, sequences=False))
+    assert refused["failed"] and "experiments_experiment_id_seq" in refused["msg"]
+
+    fixed = real_run(dict(sqlite_path=db))
+    assert (fixed["action"], fixed["changed"]) == ("skip", True), fixed["msg"]
+    assert fixed["sequences"] == [dict(table="experiments", column="experiment_id",
+                                       sequence="public.experiments_experiment_id_seq",
+                                       next_value=3)]
+    conn.execute("INSERT INTO experiments (name) VALUES ('created after the migration')")
+    assert real_run(dict(sqlite_path=db, truncate=True))["changed"] is True
+    assert real_run(dict(sqlite_path=db))["changed"] is False
+
+
+def test_db_pgloader_reject_files_are_private(real_run, pg_db, tmp_path):
+    # pgloader 3.6 (SQLite source) loses the batch, creates a reject directory per table under
+    # --root-dir and writes the rejected value into its log (CONTEXT: COPY runs, ... "xxx...").
+    # Everything it creates must be private (0700/0600), whatever log_dir's own mode.
+    rows = dict(SQLITE_ROWS)
+    rows["runs"] = SQLITE_ROWS["runs"] + [("r4", "secret-row-data-" + "x" * 300, 1, 0, 13)]
+    db = make_sqlite_store(tmp_path / "mlflow.db", rows)
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir(mode=0o755)
+    result = real_run(dict(sqlite_path=db, log_dir=str(log_dir)))
+    assert result["failed"] and "NOT complete" in result["msg"]
+    assert "secret-row-data-" in Path(result["log_file"]).read_text()
+    workdir = os.path.dirname(result["log_file"])
+    assert os.path.dirname(workdir) == str(log_dir)
+    found = []
+    for top, dirs, files in os.walk(workdir):
+        for name in dirs + files:
+            path = os.path.join(top, name)
+            found.append((path, os.path.isdir(path), os.stat(path).st_mode & 0o777))
+    assert any(isdir for _, isdir, _ in found), found        # the reject directories
+    assert oct(os.stat(workdir).st_mode & 0o777) == oct(0o700)
+    for path, isdir, mode in found:
+        assert oct(mode) == oct(0o700 if isdir else 0o600), path
