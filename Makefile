@@ -30,6 +30,8 @@ help: ## List the targets
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
+	@# libpass replaces passlib under the same import name: drop an older passlib first
+	$(VENV)/bin/pip uninstall -y -q passlib 2>/dev/null || true
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
 

@@ -39,9 +39,17 @@ BASELINES: dict[str, dict] = {
         "nginx_proxy_users": [{"name": "ci", "password": DUMMY.format(5)}],
         "nginx_proxy_listen_ipv6": False,  # CI containers may have no IPv6
     },
+    # The SQLite file and the containers are missing here: in check mode the preflight notes it
+    # and stops planning, without failing.
+    "sqlite_migration": {
+        "sqlite_migration_pg_password": DUMMY.format(9),
+        "sqlite_migration_s3_secret_key": DUMMY.format(10),
+    },
 }
 
 POSTGRES_URI = "postgresql+psycopg2://mlflow@postgres:5432/mlflow"
+# the inventories/prod fallback of vault_postgres_mlflow_password: every role must refuse it
+PROD_PLACEHOLDER = "ChangeMe-postgres-mlflow"
 
 
 @dataclass
@@ -51,7 +59,6 @@ class Case:
     vars: dict  # merged over the role's baseline
     names: str  # the variable the failure message must name
     xfail: str = ""  # why the role does not refuse the value yet (strict: an unexpected pass is reported)
-
 
 
 CASES = [
@@ -69,6 +76,10 @@ CASES = [
     # ------------------------------------------------------------ postgres
     Case("postgres-superuser-password-empty", "postgres", {"postgres_superuser_password": ""}, "postgres_superuser_password"),
     Case("postgres-db-password-placeholder", "postgres", {"postgres_db_password": "ChangeMe123"}, "postgres_db_password"),
+    Case("postgres-db-password-prod-placeholder", "postgres", {"postgres_db_password": PROD_PLACEHOLDER},
+         "postgres_db_password"),
+    Case("postgres-db-password-placeholder-inside", "postgres", {"postgres_db_password": "prod-changeme-db1"},
+         "postgres_db_password"),
     Case("postgres-port-out-of-range", "postgres", {"postgres_port": 70000}, "postgres_port"),
     Case("postgres-port-not-int", "postgres", {"postgres_port": "abc"}, "postgres_port"),
     Case("postgres-settings-string", "postgres", {"postgres_settings": "shared_buffers=1GB"}, "postgres_settings"),
@@ -80,6 +91,13 @@ CASES = [
     Case("minio-engine-unknown", "minio", {"minio_engine": "ceph"}, "minio_engine"),
     Case("minio-root-password-placeholder", "minio", {"minio_root_password": "minioadmin"}, "minio_root_password"),
     Case("minio-mlflow-secret-key-empty", "minio", {"minio_mlflow_secret_key": ""}, "minio_mlflow_secret_key"),
+    Case("minio-mlflow-secret-key-prod-placeholder", "minio", {"minio_mlflow_secret_key": PROD_PLACEHOLDER},
+         "minio_mlflow_secret_key"),
+    Case("minio-mlflow-secret-key-placeholder-inside", "minio", {"minio_mlflow_secret_key": "mlflow-CHANGE_ME-key"},
+         "minio_mlflow_secret_key"),
+    # mc reads the secret key as one line from stdin
+    Case("minio-mlflow-secret-key-newline", "minio", {"minio_mlflow_secret_key": "t3st-dummy\nsecond-line"},
+         "minio_mlflow_secret_key"),
     Case("minio-api-port-out-of-range", "minio", {"minio_api_port": 0}, "minio_api_port"),
     Case("minio-console-port-same-as-api", "minio", {"minio_console_port": 9000}, "minio_console_port"),
     Case("minio-buckets-string", "minio", {"minio_buckets": "mlflow"}, "minio_buckets"),
@@ -95,6 +113,32 @@ CASES = [
     Case("mlflow-backend-password-placeholder", "mlflow_server",
          {"mlflow_server_backend_store_uri": POSTGRES_URI, "mlflow_server_backend_password": "ChangeMe!"},
          "mlflow_server_backend_password"),
+    Case("mlflow-backend-password-prod-placeholder", "mlflow_server",
+         {"mlflow_server_backend_store_uri": POSTGRES_URI, "mlflow_server_backend_password": PROD_PLACEHOLDER},
+         "mlflow_server_backend_password"),
+    Case("mlflow-backend-password-placeholder-inside", "mlflow_server",
+         {"mlflow_server_backend_store_uri": POSTGRES_URI, "mlflow_server_backend_password": "db-changeme-2024"},
+         "mlflow_server_backend_password"),
+    # a password in the URI ends up in MLFLOW_BACKEND_STORE_URI, visible in `docker inspect`
+    Case("mlflow-backend-uri-with-password", "mlflow_server",
+         {"mlflow_server_backend_store_uri": "postgresql+psycopg2://mlflow:Uri-pw-t3st-9@postgres:5432/mlflow"},
+         "mlflow_server_backend_password"),
+    Case("mlflow-backend-uri-with-password-names-uri", "mlflow_server",
+         {"mlflow_server_backend_store_uri": "mysql+pymysql://mlflow:Uri-pw-t3st-9@mysql:3306/mlflow"},
+         "mlflow_server_backend_store_uri"),
+    Case("mlflow-backend-uri-with-password-query", "mlflow_server",
+         {"mlflow_server_backend_store_uri": POSTGRES_URI + "?sslmode=require&password=Uri-pw-t3st-9"},
+         "mlflow_server_backend_store_uri"),
+    # mlflow_server_env values are in `docker inspect`: secrets go through mlflow_server_secret_env
+    Case("mlflow-env-secret-name", "mlflow_server",
+         {"mlflow_server_env": {"MLFLOW_FLASK_SERVER_SECRET_KEY": "Env-secret-t3st-9"}}, "mlflow_server_env"),
+    Case("mlflow-env-password-name", "mlflow_server",
+         {"mlflow_server_env": {"AWS_DEFAULT_REGION": "us-east-1", "PGPASSWORD": "Env-secret-t3st-9"}}, "mlflow_server_env"),
+    Case("mlflow-env-token-name", "mlflow_server",
+         {"mlflow_server_env": {"AWS_SESSION_TOKEN": "Env-secret-t3st-9"}}, "mlflow_server_env"),
+    Case("mlflow-env-url-with-credentials", "mlflow_server",
+         {"mlflow_server_env": {"MLFLOW_S3_ENDPOINT_URL": "http://mlflow:Env-secret-t3st-9@minio:9000"}},
+         "mlflow_server_env"),
     Case("mlflow-backend-password-empty", "mlflow_server", {"mlflow_server_backend_store_uri": POSTGRES_URI},
          "mlflow_server_backend_password"),
     Case("mlflow-host-port-out-of-range", "mlflow_server", {"mlflow_server_host_port": 70000}, "mlflow_server_host_port"),
@@ -134,6 +178,18 @@ CASES = [
     Case("nginx-users-empty", "nginx_proxy", {"nginx_proxy_users": []}, "nginx_proxy_users"),
     Case("nginx-user-password-placeholder", "nginx_proxy",
          {"nginx_proxy_users": [{"name": "ci", "password": "ChangeMe-1"}]}, "nginx_proxy_users"),
+    Case("nginx-user-password-prod-placeholder", "nginx_proxy",
+         {"nginx_proxy_users": [{"name": "ci", "password": PROD_PLACEHOLDER}]}, "nginx_proxy_users"),
+    Case("nginx-user-password-placeholder-prefix", "nginx_proxy",
+         {"nginx_proxy_users": [{"name": "ci", "password": "Password-ci-2024"}]}, "nginx_proxy_users"),
+    # rules of the htpasswd filter, checked in the preflight by the filter plugin itself (the
+    # filter runs with no_log, so its own message would be hidden)
+    Case("nginx-user-password-carriage-return", "nginx_proxy",
+         {"nginx_proxy_users": [{"name": "ci", "password": "t3st-dummy\rpw-6"}]}, "nginx_proxy_users"),
+    Case("nginx-user-password-over-72-bytes", "nginx_proxy",
+         {"nginx_proxy_users": [{"name": "ci", "password": "Long-t3st-pw-" + "x" * 67}]}, "nginx_proxy_users"),
+    Case("nginx-user-password-over-72-bytes-utf8", "nginx_proxy",
+         {"nginx_proxy_users": [{"name": "ci", "password": "Lång-t3st-pw-" + "ü" * 30}]}, "nginx_proxy_users"),
     Case("nginx-user-password-empty", "nginx_proxy",
          {"nginx_proxy_users": [{"name": "ci", "password": ""}]}, "nginx_proxy_users"),
     Case("nginx-user-name-with-colon", "nginx_proxy",
@@ -147,9 +203,39 @@ CASES = [
          "nginx_proxy_tls_protocols",
          xfail="refused only later, by Nginx's check of the site file (previous files restored) after Nginx is installed; "
                "molecule/nginx_proxy/verify.yml uses an unknown protocol on purpose to exercise that rollback"),
+    Case("nginx-user-name-listed-twice", "nginx_proxy",
+         {"nginx_proxy_users": [{"name": "ci", "password": DUMMY.format(6)}, {"name": "ci", "password": DUMMY.format(7)}]},
+         "nginx_proxy_users"),
     Case("nginx-hsts-negative", "nginx_proxy",
          {"nginx_proxy_tls_enabled": True, "nginx_proxy_tls_selfsigned": True, "nginx_proxy_tls_hsts_max_age": -1},
          "nginx_proxy_tls_hsts_max_age"),
+    # ------------------------------------------------------------ sqlite_migration
+    Case("sqlite-migration-pg-password-prod-placeholder", "sqlite_migration",
+         {"sqlite_migration_pg_password": PROD_PLACEHOLDER}, "sqlite_migration_pg_password"),
+    Case("sqlite-migration-pg-password-empty", "sqlite_migration",
+         {"sqlite_migration_pg_password": ""}, "sqlite_migration_pg_password"),
+    Case("sqlite-migration-s3-secret-key-placeholder", "sqlite_migration",
+         {"sqlite_migration_s3_secret_key": "minioadmin"}, "sqlite_migration_s3_secret_key"),
+    Case("sqlite-migration-sslmode-unknown", "sqlite_migration",
+         {"sqlite_migration_pg_sslmode": "verify-everything"}, "sqlite_migration_pg_sslmode"),
+]
+
+# Values close to the bad ones above that must still pass (each runs the role's preflight).
+GOOD_CASES = [
+    Case("mlflow-env-without-secrets", "mlflow_server",
+         {"mlflow_server_env": {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "mlflow",
+                                "AWS_SHARED_CREDENTIALS_FILE": "/run/secrets/aws", "MLFLOW_S3_IGNORE_TLS": "false",
+                                "MLFLOW_S3_ENDPOINT_URL": "http://minio:9000"}},
+         "mlflow_server_env"),
+    Case("mlflow-backend-uri-user-only", "mlflow_server",
+         {"mlflow_server_backend_store_uri": POSTGRES_URI + "?sslmode=require",
+          "mlflow_server_backend_password": DUMMY.format(11)},
+         "mlflow_server_backend_store_uri"),
+    Case("nginx-long-password-with-sha512", "nginx_proxy",
+         {"nginx_proxy_users": [{"name": "ci", "password": "Long-t3st-pw-" + "x" * 67}], "nginx_proxy_htpasswd_scheme": "sha512"},
+         "nginx_proxy_users"),
+    Case("nginx-password-mentions-password", "nginx_proxy",
+         {"nginx_proxy_users": [{"name": "ci", "password": "my-long-password-t3st"}]}, "nginx_proxy_users"),
 ]
 
 
@@ -161,18 +247,24 @@ def _params() -> list:
 
 
 def _secrets(variables: dict) -> list[str]:
-    """The dummy secrets of a baseline (they must not show up in the output)."""
+    """The (dummy) secrets of a set of variables: they must not show up in the output."""
     found = [v for k, v in variables.items() if isinstance(v, str) and ("password" in k or "secret" in k)]
     for user in variables.get("nginx_proxy_users", []):
         found.append(user["password"])
-    return found
+    for key, value in variables.items():
+        if key.endswith("_env") and isinstance(value, dict):
+            found.extend(v for v in value.values() if isinstance(v, str) and "t3st" in v)
+        if key.endswith("_uri") and isinstance(value, str) and "t3st" in value:
+            found.append("Uri-pw-t3st-9")
+    return [s for s in found if s]
 
 
 def test_case_table_is_consistent():
     """Unique ids, known roles, and each case sets variables of its own role only."""
     ids = [case.id for case in CASES]
     assert len(ids) == len(set(ids)), "duplicate case ids"
-    for case in CASES:
+    assert not {case.id for case in CASES} & {case.id for case in GOOD_CASES}, "an id is both bad and good"
+    for case in CASES + GOOD_CASES:
         assert case.role in BASELINES, case.id
         assert case.vars, case.id
         assert all(key.startswith(case.role + "_") for key in case.vars), case.id
@@ -219,7 +311,23 @@ def test_bad_input_fails_before_any_change(case: Case, run_role, role_preflight,
     # the message names the variable
     assert case.names in failed.messages, f"the message does not name {case.names}:\n{summary}"
 
-    # the dummy secrets of the baseline are not printed
+    # the dummy secrets of the baseline are not printed, nor the bad secret value itself
     for secret in _secrets(BASELINES[case.role]):
         if secret not in str(case.vars):
             assert secret not in run.stdout, "a secret of the baseline is printed"
+    # (short well-known placeholders such as minioadmin appear in the messages as examples)
+    for secret in [s for s in _secrets(case.vars) if len(s) >= 12 or "t3st" in s]:
+        assert secret not in run.stdout, "the bad secret value is printed"
+        assert secret not in run.stderr, "the bad secret value is printed"
+
+
+@pytest.mark.parametrize("case", GOOD_CASES, ids=[case.id for case in GOOD_CASES])
+def test_good_input_passes_preflight(case: Case, run_role, tmp_path: Path):
+    """Values next to the refused ones pass (the rules are not broader than they claim)."""
+    variables = {**BASELINES[case.role], **case.vars}
+    run = run_role(case.role, variables, tmp_path)
+    assert run.tasks, run.summary()
+    assert run.rc == 0, run.summary()
+    assert not [t.name for t in run.tasks if t.changed], run.summary()
+    for secret in _secrets(variables):
+        assert secret not in run.stdout, "a secret is printed"
