@@ -11,7 +11,8 @@ running tracking server, printing one JSON document of figures.
              experiment's mlflow-artifacts:/ location) or straight to S3 (direct, an experiment
              with an s3:// location), sampling the MLflow container's memory from its cgroup.
 
-Environment: MLFLOW_TRACKING_USERNAME/PASSWORD, MLFLOW_TRACKING_INSECURE_TLS for the proxy;
+Environment: MLFLOW_TRACKING_USERNAME/PASSWORD and REQUESTS_CA_BUNDLE (the proxy's self-signed
+certificate), as a user sets them; nothing else about artifacts (the stock client's default path);
 --resolve NAME=IP makes NAME resolve to IP inside this process (the public name of the stack).
 """
 
@@ -29,9 +30,6 @@ import time
 # Failures must show up as failures, not as latency hidden by the client's retries.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "120")
-# Proxied artifacts in one request each way (see docs/production.md).
-os.environ.setdefault("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "false")
-os.environ.setdefault("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
 
 
 def install_resolve(spec):

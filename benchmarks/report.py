@@ -162,6 +162,7 @@ def main(out):
                         sp["median_ms"] - sp["baseline_get_experiment_median_ms"])))
 
     ap, ad = load(out, "artifacts-proxied.json"), load(out, "artifacts-direct.json")
+    apre = load(out, "artifacts-presigned.json")
     idle = load(out, "mem-idle.json")
     if ap or ad:
         d = ap or ad
@@ -171,15 +172,23 @@ def main(out):
         p("| mode | upload MiB/s | download MiB/s | MLflow peak MiB during upload (stats / RSS) | "
           "during download (stats / RSS) | sha256 ok |")
         p("| --- | --- | --- | --- | --- | --- |")
-        for label, x in (("proxied: Nginx -> MLflow -> S3", ap), ("direct: client -> S3", ad)):
+        for label, x in (("default (presigned): client -> Nginx -> S3, signed by MLflow", apre),
+                         ("proxied only: Nginx -> MLflow -> S3", ap), ("direct: client -> S3", ad)):
             if x:
                 up, down = x.get("upload_peak_mem_mib", {}), x.get("download_peak_mem_mib", {})
                 p("| %s | %s (%s s) | %s (%s s) | %s / %s | %s / %s | %s |" % (
                     label, x["upload_mib_s"], x["upload_s"], x["download_mib_s"], x["download_s"],
                     up.get("stats_mib", "-"), up.get("rss_mib", "-"), down.get("stats_mib", "-"),
                     down.get("rss_mib", "-"), x["sha256_ok"]))
+        if apre and ad:
+            growth = max(apre.get("upload_peak_mem_mib", {}).get("stats_mib", 0),
+                         apre.get("download_peak_mem_mib", {}).get("stats_mib", 0)) - (idle or {}).get("stats_mib", 0)
+            p("\nRatio default (presigned) / direct: upload %s, download %s (goal >= 0.9x); MLflow memory "
+              "growth %s MiB (goal <= 100).\n" % (
+                  ratio(apre["upload_mib_s"], ad["upload_mib_s"]), ratio(apre["download_mib_s"], ad["download_mib_s"]),
+                  round(growth, 1) if idle else "-"))
         if ap and ad:
-            p("\nRatio proxied / direct: upload %s, download %s.\n" % (
+            p("\nRatio proxied only / direct: upload %s, download %s.\n" % (
                 ratio(ap["upload_mib_s"], ad["upload_mib_s"]), ratio(ap["download_mib_s"], ad["download_mib_s"])))
     if wall:
         p("Wall time of the whole run: %dm%02ds." % (wall["seconds"] // 60, wall["seconds"] % 60))

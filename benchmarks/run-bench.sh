@@ -5,8 +5,9 @@
 #   writes     N parallel MLflow clients logging runs (log_batch): local stage (SQLite) vs
 #              production stage (PostgreSQL, through Nginx)
 #   search     search_runs over BENCH_SEARCH_RUNS runs, filter + order on a metric, both stages
-#   artifacts  one BENCH_ARTIFACT_MB file up and down: proxied (Nginx -> MLflow -> S3) vs direct
-#              (client -> S3), with the MLflow container's peak memory
+#   artifacts  one BENCH_ARTIFACT_MB file up and down with a stock client: the default production
+#              path (presigned, client -> Nginx -> S3), proxied only (Nginx -> MLflow -> S3) and
+#              direct (client -> S3), with the MLflow container's peak memory
 # Settings (environment): BENCH_N="1 4 16 32", BENCH_RUNS_PER_CLIENT=4, BENCH_ARTIFACT_MB=1024,
 # BENCH_SEARCH_RUNS=10000, BENCH_PARTS="deploy writes search artifacts", BENCH_KEEP=1 keeps the
 # instances (BENCH_REUSE=1 runs on them again: development only), BENCH_OUT=.build/bench (logs, one JSON per figure, report.md).
@@ -162,14 +163,15 @@ ansible-playbook benchmarks/local-stage.yml -i "$inv" > "$out/local-stage.log" 2
 ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$A")
 local_uri="http://$ip:5002"
 prod_uri="https://$public_name/mlflow"
+docker exec "$A" cat /etc/nginx/ssl/mlflow.crt > "$out/proxy-ca.crt"  # the clients' CA (self-signed)
 client() {  # stage, args... -> the JSON line (the last line; MLflow prints run links before it)
   local stage=$1
   shift
   if [[ "$stage" == sqlite ]]; then
     python benchmarks/bench_client.py --uri "$local_uri" "$@" | tail -n 1
   else
-    MLFLOW_TRACKING_USERNAME=$web_user MLFLOW_TRACKING_PASSWORD=$web_password MLFLOW_TRACKING_INSECURE_TLS=true \
-      PYTHONWARNINGS="ignore:Unverified HTTPS request" python benchmarks/bench_client.py --uri "$prod_uri" --resolve "$public_name=$ip" "$@" | tail -n 1
+    MLFLOW_TRACKING_USERNAME=$web_user MLFLOW_TRACKING_PASSWORD=$web_password REQUESTS_CA_BUNDLE="$out/proxy-ca.crt" \
+      python benchmarks/bench_client.py --uri "$prod_uri" --resolve "$public_name=$ip" "$@" | tail -n 1
   fi
 }
 container_of() { [[ "$1" == sqlite ]] && echo mlflow-local || echo mlflow-server; }
@@ -229,9 +231,16 @@ if has_part artifacts; then
   cg=$(find /sys/fs/cgroup/memory -maxdepth 6 -type d -name "*$cid*" 2>/dev/null | head -1)
   [[ -n "$cg" ]] || log "no cgroup directory found for mlflow-server ($cid): no memory figures"
   [[ -n "$cg" ]] && client postgres idle-mem --cgroup "$cg" > "$out/mem-idle.json"
+  # The default production path with a stock client (presigned: the bytes go to the object store
+  # published by Nginx), then everything through MLflow (what mlflow_artifacts_presigned: false
+  # gives; the client is told so here instead of re-deploying), then straight to S3.
   client postgres artifacts --mode proxied --size-mb "$BENCH_ARTIFACT_MB" --cgroup "$cg" \
+    > "$out/artifacts-presigned.json"
+  log "artifacts presigned (default): $(cat "$out/artifacts-presigned.json")"
+  MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=false MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD=false \
+    client postgres artifacts --mode proxied --size-mb "$BENCH_ARTIFACT_MB" --cgroup "$cg" \
     > "$out/artifacts-proxied.json"
-  log "artifacts proxied: $(cat "$out/artifacts-proxied.json")"
+  log "artifacts proxied only: $(cat "$out/artifacts-proxied.json")"
   MLFLOW_S3_ENDPOINT_URL="http://$ip:9000" AWS_ACCESS_KEY_ID=$s3_key AWS_SECRET_ACCESS_KEY=$s3_secret \
     client postgres artifacts --mode direct --size-mb "$BENCH_ARTIFACT_MB" --cgroup "$cg" \
     --artifact-location s3://mlflow/bench-direct > "$out/artifacts-direct.json"

@@ -2,7 +2,8 @@
 # Host packages the tests and the air-gap image builds need, installed when missing (root only):
 # docker.io (when no engine is installed), debootstrap, apache2-utils (htpasswd -v in unit tests),
 # postgresql and pgloader (the pgloader_migrate unit tests start a throw-away cluster with initdb
-# in a temporary directory and run the real pgloader against it; they are skipped without them).
+# in a temporary directory and run the real pgloader against it; they are skipped without them),
+# chromium (the scenarios' browser checks of the web UI, driven by Playwright).
 set -euo pipefail
 missing=()
 command -v debootstrap >/dev/null || missing+=(debootstrap)
@@ -11,6 +12,7 @@ if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null; then missin
 command -v rsync >/dev/null || missing+=(rsync)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v pgloader >/dev/null || missing+=(pgloader)
+command -v chromium >/dev/null || missing+=(chromium)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if (( ${#missing[@]} )); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -44,9 +44,8 @@ PUBLIC = cfg["CHECK_PUBLIC_URL"]
 NAME = urllib.parse.urlsplit(PUBLIC).hostname
 env.update({
     "MLFLOW_TRACKING_USERNAME": cfg["CHECK_USER"], "MLFLOW_TRACKING_PASSWORD": cfg["CHECK_PASSWORD"],
-    "MLFLOW_TRACKING_INSECURE_TLS": "true",
-    # Proxied artifacts through Nginx, not presigned URLs of the private object store.
-    "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false", "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "false",
+    # What a user sets besides user and password: the CA of the self-signed certificate.
+    "REQUESTS_CA_BUNDLE": cfg["CHECK_CA"],
     # The client retries failed requests by itself (7 times by default): off, so that any request
     # Nginx lets fail is counted.
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "120",

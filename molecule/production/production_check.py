@@ -186,17 +186,17 @@ def proxied():
         seen[f"port_{port}"] = how or "OPEN"
         expect(how is not None, f"{IP}:{port} accepts connections")
 
-    # MLflow 3.17 servers that proxy an S3 destination advertise multipart transfers in
-    # /server-info; 3.17 clients then download (any size) and upload (>= 500 MB) through
-    # presigned URLs of the SERVER's S3 endpoint (http://minio:9000 here), which clients do
-    # not reach. Proxied mode with a private object store needs these two client settings.
+    # MLflow advertises presigned (multipart) transfers; the URLs it signs point at the object
+    # store published by Nginx (https, same name, own port), which the clients reach.
     r = requests.get(f"{base}/api/3.0/mlflow/server-info", auth=(user, password), verify=False, timeout=30)
     seen["server_info_multipart"] = {k: v for k, v in r.json().items() if k.startswith("multipart")}
+    expect(seen["server_info_multipart"] == {"multipart_uploads_enabled": True, "multipart_downloads_enabled": True},
+           f"server-info: {seen['server_info_multipart']}")
 
-    # The real client, through Nginx only.
+    # The real client, through the public URLs only, with what a user sets: URI, user, password
+    # and the CA of the self-signed certificate.
     env.update({"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password,
-                "MLFLOW_TRACKING_INSECURE_TLS": "true",
-                "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false", "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "false"})
+                "REQUESTS_CA_BUNDLE": env["CHECK_CA"]})
     mlflow.set_tracking_uri(PUBLIC)
     client = MlflowClient(PUBLIC)
     suffix = uuid.uuid4().hex[:8]
@@ -210,6 +210,24 @@ def proxied():
     objects = s3_objects(f"{env['CHECK_PREFIX'].strip('/')}/{key_part}/data/")
     seen["bucket_objects"] = objects
     expect(list(objects.values()) == [ARTIFACT_MB * 1024 * 1024], f"artifact not in the bucket: {objects}")
+
+    # The web UI's Download button: it asks for a presigned URL and sends the browser there.
+    # The URL must be https on the public name (no mixed content, resolvable), and serve the file
+    # as an attachment without any other credential.
+    r = requests.get(f"{base}/ajax-api/2.0/mlflow-artifacts/presigned/{key_part}/data/blob.bin",
+                     auth=(user, password), verify=env["CHECK_CA"], timeout=30)
+    expect(r.status_code == 200, f"UI presigned URL: {r.status_code} {r.text[:200]}")
+    url = r.json()["url"]
+    seen["ui_download_url"] = url.split("?")[0]
+    expect(url.startswith(env["CHECK_S3_PUBLIC_URL"].rstrip("/") + "/"), f"UI download goes to {url.split('?')[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        target = os.path.join(tmp, "ui.bin")
+        with requests.get(url, verify=env["CHECK_CA"], stream=True, timeout=60) as r, open(target, "wb") as f:
+            for chunk in r.iter_content(1 << 20):
+                f.write(chunk)
+        seen["ui_download"] = {"status": r.status_code, "disposition": r.headers.get("content-disposition")}
+        expect(r.status_code == 200 and sha256(target) == digest, f"UI download: {r.status_code}")
+        expect("attachment" in (r.headers.get("content-disposition") or ""), f"UI download: {seen['ui_download']}")
 
     model_name = f"production-model-{suffix}"
     with mlflow.start_run(experiment_id=run.info.experiment_id):

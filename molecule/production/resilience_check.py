@@ -81,9 +81,8 @@ def _resolve(host, *a, **kw):
 socket.getaddrinfo = _resolve
 # The real client, through Nginx; each request bounded, no hidden retries (the loops here retry).
 env.update({"MLFLOW_TRACKING_USERNAME": USER, "MLFLOW_TRACKING_PASSWORD": PASSWORD,
-            "MLFLOW_TRACKING_INSECURE_TLS": "true", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-            "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
-            "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false", "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "false"})
+            "REQUESTS_CA_BUNDLE": env["CHECK_CA"], "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"})
 
 import mlflow  # noqa: E402
 import requests  # noqa: E402

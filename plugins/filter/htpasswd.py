@@ -64,7 +64,7 @@ def _b64(data, alphabet, big_endian):
             out.append(alphabet[(bits >> shift) & 63])
     else:
         bits = int.from_bytes(data, "little")
-        for _ in range((len(data) * 8 + 5) // 6):
+        for _i in range((len(data) * 8 + 5) // 6):
             out.append(alphabet[bits & 63])
             bits >>= 6
     return "".join(out)

@@ -108,6 +108,10 @@ CASES = [
     # ------------------------------------------------------------ mlflow_server
     Case("mlflow-static-prefix-no-slash", "mlflow_server", {"mlflow_server_static_prefix": "mlflow"},
          "mlflow_server_static_prefix"),
+    # more free space than any disk here has: the spool directory's check must refuse it
+    Case("mlflow-spool-too-small", "mlflow_server", {"mlflow_server_max_artifact_size_gb": 10 ** 7,
+                                                     "mlflow_server_data_dir": "/var/lib/mlflow-bad-input/data"},
+         "mlflow_server_max_artifact_size_gb"),
     Case("mlflow-backend-not-uri", "mlflow_server", {"mlflow_server_backend_store_uri": "/mlflow/data/mlflow.db"},
          "mlflow_server_backend_store_uri"),
     Case("mlflow-backend-password-placeholder", "mlflow_server",
