@@ -12,7 +12,7 @@ INVENTORY   ?= inventories/local
 MLFLOW_BASE_IMAGE ?= auto
 MLFLOW_CONTAINER  ?= mlflow-server
 # Molecule scenarios in the order `make test` starts them (longest first: two run side by side).
-SCENARIOS ?= production multihost sqlite_migration mlflow_server minio postgres docker nginx_proxy cloud
+SCENARIOS ?= upgrade production multihost sqlite_migration mlflow_server minio postgres docker nginx_proxy cloud
 # How many scenarios run side by side (each has its own instances and network).
 MOLECULE_JOBS ?= 2
 ANSIBLE_ARGS ?=

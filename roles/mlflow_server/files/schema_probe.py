@@ -1,0 +1,41 @@
+"""Schema probe, run by the role as `python -c` in a one-off container of the MLflow image about
+to serve the database (same environment, secrets and mounts as the server).
+
+Prints one line `MLFLOW_SCHEMA {json}`: the alembic heads and every revision of the image's own
+migrations (read from the installed mlflow package, without importing mlflow's server), and the
+database's revision and table count. It only reads: a SQLite file that does not exist is not
+created. The decision is taken by the filter mlops.mlflow.schema_plan.
+"""
+import importlib.util
+import json
+import os
+import sys
+
+from alembic.script import ScriptDirectory
+
+package_dir = importlib.util.find_spec("mlflow").submodule_search_locations[0]
+scripts = ScriptDirectory(os.path.join(package_dir, "store", "db_migrations"))
+report = {
+    "heads": list(scripts.get_heads()),
+    "revisions": [script.revision for script in scripts.walk_revisions()],
+    "db_revision": None,
+    "db_tables": 0,
+}
+
+uri = os.environ["MLFLOW_BACKEND_STORE_URI"]
+path = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else None
+if path is None or (path not in ("", ":memory:") and os.path.exists(path)):
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(uri if path is None else "sqlite:///file:" + path + "?mode=ro&uri=true")
+    with engine.connect() as conn:
+        tables = sqlalchemy.inspect(conn).get_table_names()
+        report["db_tables"] = len(tables)
+        if "alembic_version" in tables:
+            rows = conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).fetchall()
+            if len(rows) != 1:
+                sys.exit(f"alembic_version holds {len(rows)} rows, expected 1")
+            report["db_revision"] = rows[0][0]
+    engine.dispose()
+
+print("MLFLOW_SCHEMA " + json.dumps(report), flush=True)
