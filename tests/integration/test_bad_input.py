@@ -45,6 +45,10 @@ BASELINES: dict[str, dict] = {
         "sqlite_migration_pg_password": DUMMY.format(9),
         "sqlite_migration_s3_secret_key": DUMMY.format(10),
     },
+    "mlflow_backup": {
+        "mlflow_backup_s3_access_key": "mlflow",
+        "mlflow_backup_s3_secret_key": DUMMY.format(12),
+    },
 }
 
 POSTGRES_URI = "postgresql+psycopg2://mlflow@postgres:5432/mlflow"
@@ -222,6 +226,31 @@ CASES = [
          {"sqlite_migration_s3_secret_key": "minioadmin"}, "sqlite_migration_s3_secret_key"),
     Case("sqlite-migration-sslmode-unknown", "sqlite_migration",
          {"sqlite_migration_pg_sslmode": "verify-everything"}, "sqlite_migration_pg_sslmode"),
+    # ------------------------------------------------------------ mlflow_backup
+    Case("backup-nothing-to-back-up", "mlflow_backup",
+         {"mlflow_backup_database": False, "mlflow_backup_artifacts": False}, "mlflow_backup_artifacts"),
+    Case("backup-dir-relative", "mlflow_backup", {"mlflow_backup_dir": "backups/mlflow"}, "mlflow_backup_dir"),
+    Case("backup-dir-root", "mlflow_backup", {"mlflow_backup_dir": "/"}, "mlflow_backup_dir"),
+    Case("backup-status-file-relative", "mlflow_backup", {"mlflow_backup_status_file": "status.json"},
+         "mlflow_backup_status_file"),
+    Case("backup-keep-zero", "mlflow_backup", {"mlflow_backup_keep": 0}, "mlflow_backup_keep"),
+    Case("backup-keep-not-int", "mlflow_backup", {"mlflow_backup_keep": "a week"}, "mlflow_backup_keep"),
+    Case("backup-schedule-two-lines", "mlflow_backup", {"mlflow_backup_schedule": "daily\nExecStart=/bin/sh"},
+         "mlflow_backup_schedule"),
+    Case("backup-restore-not-a-stamp", "mlflow_backup", {"mlflow_backup_restore": "yesterday"}, "mlflow_backup_restore"),
+    Case("backup-pg-container-invalid", "mlflow_backup", {"mlflow_backup_pg_container": "postgres; rm -rf /"},
+         "mlflow_backup_pg_container"),
+    Case("backup-pg-database-invalid", "mlflow_backup", {"mlflow_backup_pg_database": "mlflow db"},
+         "mlflow_backup_pg_database"),
+    Case("backup-s3-endpoint-no-scheme", "mlflow_backup", {"mlflow_backup_s3_endpoint": "127.0.0.1:9000"},
+         "mlflow_backup_s3_endpoint"),
+    Case("backup-s3-bucket-invalid", "mlflow_backup", {"mlflow_backup_s3_bucket": "My_Bucket"}, "mlflow_backup_s3_bucket"),
+    Case("backup-s3-access-key-empty", "mlflow_backup", {"mlflow_backup_s3_access_key": ""}, "mlflow_backup_s3_access_key"),
+    Case("backup-s3-secret-key-empty", "mlflow_backup", {"mlflow_backup_s3_secret_key": ""}, "mlflow_backup_s3_secret_key"),
+    Case("backup-s3-secret-key-placeholder", "mlflow_backup", {"mlflow_backup_s3_secret_key": "minioadmin"},
+         "mlflow_backup_s3_secret_key"),
+    Case("backup-s3-secret-key-prod-placeholder", "mlflow_backup", {"mlflow_backup_s3_secret_key": PROD_PLACEHOLDER},
+         "mlflow_backup_s3_secret_key"),
 ]
 
 # Values close to the bad ones above that must still pass (each runs the role's preflight).
@@ -238,6 +267,8 @@ GOOD_CASES = [
     Case("nginx-long-password-with-sha512", "nginx_proxy",
          {"nginx_proxy_users": [{"name": "ci", "password": "Long-t3st-pw-" + "x" * 67}], "nginx_proxy_htpasswd_scheme": "sha512"},
          "nginx_proxy_users"),
+    Case("backup-database-only-needs-no-key", "mlflow_backup",
+         {"mlflow_backup_artifacts": False, "mlflow_backup_s3_secret_key": ""}, "mlflow_backup_artifacts"),
     Case("nginx-password-mentions-password", "nginx_proxy",
          {"nginx_proxy_users": [{"name": "ci", "password": "my-long-password-t3st"}]}, "nginx_proxy_users"),
 ]
