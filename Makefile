@@ -135,6 +135,10 @@ bench: test-venv prereqs collection-link ## Benchmarks: deployment vs compose, w
 bench-migration: ## Benchmark: schema-first migration vs pgloader's default mode (BENCH_ARGS="--runs 50")
 	benchmarks/run-migration-bench.sh $(BENCH_ARGS)
 
+.PHONY: bench-upgrade
+bench-upgrade: ## Benchmark: upgrade downtime, backup and restore of a 1,000-run / 1M-metric store (BENCH_ARGS="--runs 100")
+	benchmarks/run-migration-bench.sh upgrade $(BENCH_ARGS)
+
 .PHONY: clean
 clean: ## Remove the virtualenv and build output (images are kept)
 	rm -rf $(VENV) .build

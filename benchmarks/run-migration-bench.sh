@@ -4,6 +4,7 @@
 # `mlflow_bench` with a fresh random password (given to psql on stdin, to the benchmark through
 # PGPASSWORD, never on a command line), and a virtualenv with the full mlflow package.
 #   benchmarks/run-migration-bench.sh [migration_bench.py args]   e.g. --runs 50 --metrics-per-run 100
+#   benchmarks/run-migration-bench.sh upgrade [upgrade_bench.py args]   (also a venv with MLflow 3.7.0)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -38,4 +39,14 @@ if [[ ! -x "$venv/bin/mlflow" ]]; then
   "$venv/bin/pip" install -q mlflow==3.17.2 psycopg2-binary
 fi
 "$root/scripts/link-collection.sh"
+if [[ "${1:-}" == upgrade ]]; then
+  shift
+  old="$root/.build/bench-venv-3.7.0"
+  if [[ ! -x "$old/bin/mlflow" ]]; then
+    python3 -m venv "$old"
+    # the mlflow_server role adds the same constraint for MLflow < 3.17
+    "$old/bin/pip" install -q mlflow==3.7.0 psycopg2-binary "sqlalchemy<2.1"
+  fi
+  exec "$venv/bin/python" "$root/benchmarks/upgrade_bench.py" --old-python "$old/bin/python" "$@"
+fi
 exec "$venv/bin/python" "$root/benchmarks/migration_bench.py" "$@"
