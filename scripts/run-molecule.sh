@@ -23,6 +23,9 @@ trap 'rm -rf "$status"' EXIT
 
 # Images and the collection link once, before scenarios start in parallel.
 MOLECULE_PROJECT_DIRECTORY="$root" molecule/shared/dependency.sh
+# An empty MLflow image cache (molecule/shared/image_cache.yml): each image of this run is built
+# once by the role, in the first scenario that needs it.
+docker images --format '{{.Repository}}:{{.Tag}}' mlflow-server | xargs -r docker rmi -f >/dev/null
 
 run_one() {
   local s=$1 start rc=0

@@ -21,7 +21,7 @@
 Settings come from a JSON file (mode 0600): CHECK_IP (instance address), CHECK_PUBLIC_URL
 (https://NAME/mlflow/; NAME resolves to CHECK_IP inside this process), CHECK_USER /
 CHECK_PASSWORD (basic auth), CHECK_S3_ENDPOINT, CHECK_S3_ACCESS_KEY, CHECK_S3_SECRET_KEY,
-CHECK_BUCKET (to look into the bucket). Prints one JSON line; exit code 0 when every check passed.
+CHECK_BUCKET (to look into the bucket), CHECK_CA (the proxy's certificate). Prints one JSON line; exit code 0 when every check passed.
 """
 import json
 import os
@@ -55,11 +55,13 @@ socket.getaddrinfo = _resolve
 env["MLFLOW_TRACKING_URI"] = PUBLIC
 env["MLFLOW_TRACKING_USERNAME"] = env["CHECK_USER"]
 env["MLFLOW_TRACKING_PASSWORD"] = env["CHECK_PASSWORD"]
-env["MLFLOW_TRACKING_INSECURE_TLS"] = "true"
-# Every byte through MLflow (a 3.17 client would otherwise ask for presigned URLs).
-env["MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD"] = "false"
-env["MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD"] = "false"
-env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0" if MODE == "poll" else "5"
+# A stock client: URI, user, password and the CA of the proxy's self-signed certificate, nothing
+# else (this stage runs with mlflow_artifacts_presigned: false, so Nginx tells clients that the
+# server has no multipart transfers). The poller alone must not retry: it measures the downtime.
+CA = env["CHECK_CA"]
+env["REQUESTS_CA_BUNDLE"] = CA
+if MODE == "poll":
+    env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
 
 import requests  # noqa: E402
 import urllib3  # noqa: E402
@@ -167,7 +169,7 @@ def diff(a, b, path=""):
 
 def main():
     if MODE == "version":
-        r = requests.get(f"{PUBLIC}/version", verify=False, timeout=30)
+        r = requests.get(f"{PUBLIC}/version", verify=CA, timeout=30)
         print(json.dumps({"ok": r.status_code == 200, "version": r.text.strip(), "status": r.status_code}))
         return
     if MODE == "poll":
@@ -179,7 +181,7 @@ def main():
         while not os.path.exists(stop) and time.time() - t_start < 1800:
             t = time.time()
             try:
-                ok = requests.post(url, json={"max_results": 1}, auth=AUTH, verify=False, timeout=10).status_code == 200
+                ok = requests.post(url, json={"max_results": 1}, auth=AUTH, verify=CA, timeout=10).status_code == 200
             except requests.RequestException:
                 ok = False
             total += 1
