@@ -31,6 +31,8 @@ import io
 import json
 import os
 import random
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import migration_bench as M  # noqa: E402  (PostgreSQL helpers, versions, log)
 
+PORT = [5071]
 TABLES = ("experiments", "runs", "metrics", "latest_metrics", "params", "tags")
 
 
@@ -140,7 +143,7 @@ def serve(args, python, database, experiment_id):
                              "--default-artifact-root", "/tmp/upgrade-bench-artifacts", "--host", "127.0.0.1",
                              "--port", str(args.port), "--workers", "1"],
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(args.workdir, "server.log"), "ab"),
-                            env=pg_env(args))
+                            env=pg_env(args), start_new_session=True)
     body = json.dumps({"experiment_ids": [str(experiment_id)], "max_results": 10,
                        "order_by": ["metrics.m0 DESC"]}).encode()
     deadline = time.monotonic() + args.timeout
@@ -156,17 +159,25 @@ def serve(args, python, database, experiment_id):
         except OSError:
             pass
         time.sleep(0.1)
-    proc.terminate()
+    stop(proc)
     raise SystemExit("mlflow server did not answer a search within %ds" % args.timeout)
 
 
 def stop(proc):
-    proc.terminate()
+    """Stop the server and its workers (the mlflow command starts uvicorn in a child process)."""
+    os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(30)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    for _ in range(300):  # the port is free again before the next start is timed
+        try:
+            socket.create_connection(("127.0.0.1", PORT[0]), timeout=1).close()
+        except OSError:
+            return
+        time.sleep(0.1)
+    raise SystemExit("a server still answers on port %d" % PORT[0])
 
 
 def restore(args, database, dump, workdir):
@@ -203,6 +214,12 @@ def main(argv=None):
     p.add_argument("--json", help="also write the figures here")
     p.add_argument("--pgloader", default="pgloader", help=argparse.SUPPRESS)  # read by migration_bench.versions
     args = p.parse_args(argv)
+    PORT[0] = args.port
+    try:
+        socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
+        raise SystemExit("port %d is in use: stop what listens there or pass --port" % args.port)
+    except OSError:
+        pass
     os.makedirs(args.workdir, exist_ok=True)
     database = "mlflow_upgrade_bench"
     old = subprocess.run([args.old_python, "-c", "import mlflow; print(mlflow.__version__)"], check=True,
