@@ -14,10 +14,10 @@ import botocore.exceptions
 import pytest
 import yaml
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from s3transfer.utils import ChunksizeAdjuster
 
 from ansible_collections.mlops.mlflow.plugins.modules import artifact_sync as m
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_harness import patch_exits, run_main
 
 MiB = 1048576
 LOCAL = {"size": 5, "md5": hashlib.md5(b"hello").hexdigest(), "sha256": hashlib.sha256(b"hello").hexdigest()}
@@ -316,27 +316,6 @@ def test_summary_message():
 # Harness: main() against a fake S3 server
 # ---------------------------------------------------------------------------------------------
 
-class Exit(Exception):
-    def __init__(self, result):
-        Exception.__init__(self, result.get("msg"))
-        self.result = result
-
-
-class Fail(Exit):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise Exit(kwargs)
-
-
-def _fail_json(self, msg, **kwargs):
-    kwargs["msg"] = msg
-    kwargs["failed"] = True
-    raise Fail(kwargs)
-
-
 def md5_etag(body):
     return '"%s"' % hashlib.md5(body).hexdigest()
 
@@ -431,8 +410,7 @@ def write(path, data):
 def harness(monkeypatch, tmp_path):
     fake = FakeS3()
     warnings = []
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    patch_exits(monkeypatch)
     monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning, **kw: warnings.append(warning))
     monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: fake)
     src = tmp_path / "artifacts"
@@ -442,13 +420,8 @@ def harness(monkeypatch, tmp_path):
         args = dict(args or {})
         args.setdefault("src", str(src))
         args.setdefault("dest", "s3://mlflow/artifacts")
-        if check_mode:
-            args["_ansible_check_mode"] = True
         del warnings[:]
-        with patch_module_args(args):
-            with pytest.raises(Exit) as excinfo:
-                m.main()
-        return excinfo.value.result
+        return run_main(m.main, args, check_mode)
 
     return dict(run=run, s3=fake, src=src, warnings=warnings)
 

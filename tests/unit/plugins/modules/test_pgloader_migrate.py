@@ -27,6 +27,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mlops.mlflow.plugins.module_utils import pgloader as pl
 from ansible_collections.mlops.mlflow.plugins.modules import pgloader_migrate as mod
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_harness import patch_exits, run_main
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pgloader"
 MODULE_PATH = Path(mod.__file__)
@@ -82,27 +83,6 @@ def test_examples_use_the_fqcn_and_documented_options():
 # ---------------------------------------------------------------------------------------------
 # Harness
 # ---------------------------------------------------------------------------------------------
-
-
-class Exit(Exception):
-    def __init__(self, result):
-        Exception.__init__(self, result.get("msg"))
-        self.result = result
-
-
-class Fail(Exit):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise Exit(kwargs)
-
-
-def _fail_json(self, msg, **kwargs):
-    kwargs["msg"] = msg
-    kwargs["failed"] = True
-    raise Fail(kwargs)
 
 
 class FakePsycopg2(object):
@@ -204,8 +184,7 @@ def sqlite_db(tmp_path):
 
 @pytest.fixture
 def harness(monkeypatch, tmp_path):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    patch_exits(monkeypatch)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
                         lambda self, name, required=False, opt_dirs=None: "/usr/bin/" + name)
     monkeypatch.setattr(mod, "psycopg2", FakePsycopg2)
@@ -240,12 +219,7 @@ def harness(monkeypatch, tmp_path):
     def run(args, check_mode=False):
         args = dict(args)
         args.setdefault("pg_password", PASSWORD)
-        if check_mode:
-            args["_ansible_check_mode"] = True
-        with patch_module_args(args):
-            with pytest.raises(Exit) as excinfo:
-                mod.main()
-        return excinfo.value.result
+        return run_main(mod.main, args, check_mode)
 
     return dict(run=run, calls=calls, pgloader=fake_pgloader, state=FakeTarget.state)
 
@@ -846,8 +820,7 @@ def pg_db(pg_server):
 @pytest.fixture
 def real_run(monkeypatch, pg_db, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # work directories kept on failure
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    patch_exits(monkeypatch)
     if mod.psycopg2 is None:
         monkeypatch.setattr(mod, "psycopg2", _Psycopg3AsPsycopg2())
 
@@ -855,12 +828,7 @@ def real_run(monkeypatch, pg_db, tmp_path):
         args = dict(args, pg_host=pg_db["host"], pg_port=pg_db["port"],
                     pg_database=pg_db["database"], pg_user="mlflow", pg_password=PG_PASSWORD,
                     pg_sslmode="disable")
-        if check_mode:
-            args["_ansible_check_mode"] = True
-        with patch_module_args(args):
-            with pytest.raises(Exit) as excinfo:
-                mod.main()
-        return excinfo.value.result
+        return run_main(mod.main, args, check_mode)
     return run
 
 

@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: mlops.mlflow maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run a module's main() in-process: exit_json / fail_json raise instead of exiting.
+
+    patch_exits(monkeypatch)                        # once per test (fixture)
+    result = run_main(module.main, args, check_mode=False)   # the dict the module returned
+"""
+from __future__ import annotations
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+
+class Exit(Exception):
+    """exit_json was called; .result is what the module returned."""
+
+    def __init__(self, result):
+        Exception.__init__(self, result.get("msg"))
+        self.result = result
+
+
+class Fail(Exit):
+    """fail_json was called."""
+
+
+def _exit_json(self, **kwargs):
+    kwargs.setdefault("changed", False)
+    raise Exit(kwargs)
+
+
+def _fail_json(self, msg, **kwargs):
+    kwargs["msg"] = msg
+    kwargs["failed"] = True
+    raise Fail(kwargs)
+
+
+def patch_exits(monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+
+
+def run_main(main, args, check_mode=False):
+    args = dict(args)
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    with patch_module_args(args):
+        with pytest.raises(Exit) as excinfo:
+            main()
+    return excinfo.value.result
