@@ -173,15 +173,28 @@ def main():
         print(json.dumps({"ok": r.status_code == 200, "version": r.text.strip(), "status": r.status_code}))
         return
     if MODE == "poll":
+        # poll SETTINGS OUT STOP [OLD NEW]: with OLD and NEW, also the version that answers each
+        # time (through Nginx, which balances over every server): once any server answered NEW,
+        # the schema is upgraded, and an OLD answer after that is an old server serving it.
         out, stop = sys.argv[3], sys.argv[4]
+        old, new = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else (None, None)
         url = f"{PUBLIC}/api/2.0/mlflow/experiments/search"
         first_fail = last_fail = recovered = None
-        total = failed = 0
+        total = failed = old_after_new = 0
+        versions = []
+        new_seen = False
         t_start = time.time()
         while not os.path.exists(stop) and time.time() - t_start < 1800:
             t = time.time()
             try:
                 ok = requests.post(url, json={"max_results": 1}, auth=AUTH, verify=CA, timeout=10).status_code == 200
+                if old:
+                    r = requests.get(f"{PUBLIC}/version", auth=AUTH, verify=CA, timeout=10)
+                    version = r.text.strip() if r.status_code == 200 else "down"
+                    new_seen = new_seen or version == new
+                    old_after_new += int(new_seen and version == old)
+                    if not versions or versions[-1] != version:
+                        versions.append(version)
             except requests.RequestException:
                 ok = False
             total += 1
@@ -196,6 +209,9 @@ def main():
         result = {"ok": True, "requests": total, "failed": failed,
                   "downtime_s": round(recovered - first_fail, 1) if first_fail and recovered else None,
                   "last_fail_to_ok_s": round(recovered - last_fail, 1) if last_fail and recovered else None}
+        if old:
+            result.update(versions=versions, old_after_new=old_after_new,
+                          ok=old_after_new == 0 and bool(versions) and versions[0] == old and versions[-1] == new)
         save(out, result)
         print(json.dumps(result))
         return
