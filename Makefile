@@ -91,11 +91,12 @@ status: ## Show the local MLflow container and its health
 test-venv: $(VENV)/.installed-test
 
 .PHONY: lint
-lint: test-venv collection-link ## yamllint, shellcheck, ansible-lint (production profile), role docs/specs in sync
+lint: test-venv collection-link ## yamllint, shellcheck, ansible-lint (production profile), role docs/specs in sync, doc links and make targets
 	source $(VENV)/bin/activate && yamllint -s .
 	shellcheck scripts/*.sh molecule/shared/*.sh tests/collection/*.sh images/*/*.sh benchmarks/*.sh benchmarks/compose/*.sh .ci/run
 	source $(VENV)/bin/activate && $(ANSIBLE_ENV) ansible-lint --profile production
 	$(PY) tests/lint/check_roles.py
+	$(PY) tests/lint/check_docs.py
 
 .PHONY: unit
 unit: test-venv collection-link ## Unit tests of the plugins
