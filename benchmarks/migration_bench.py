@@ -590,14 +590,15 @@ def versions(args):
         conn.close()
     except Exception:  # noqa: BLE001
         pass
-    pkg = out(["dpkg-query", "-W", "-f", "${Version}", "pgloader"]) if shutil.which("dpkg-query") else ""
+    pgloader = getattr(args, "pgloader", None)  # benchmarks without pgloader (upgrade_bench) leave it out
+    pkg = out(["dpkg-query", "-W", "-f", "${Version}", "pgloader"]) if pgloader and shutil.which("dpkg-query") else ""
     mem = ""
     try:
         with open("/proc/meminfo") as f:
             mem = "%.1f GiB" % (int(f.readline().split()[1]) / 1048576.0)
     except OSError:
         pass
-    return dict(mlflow=mlflow.__version__, pgloader=out([args.pgloader, "--version"]),
+    return dict(mlflow=mlflow.__version__, pgloader=out([pgloader, "--version"]) if pgloader else "",
                 pgloader_package=pkg, postgresql=pg, python=platform.python_version(),
                 cpus=os.cpu_count(), memory=mem, date=datetime.datetime.now(
                     datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))

@@ -44,7 +44,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import migration_bench as M  # noqa: E402  (PostgreSQL helpers, versions, log)
 
-PORT = [5071]
 TABLES = ("experiments", "runs", "metrics", "latest_metrics", "params", "tags")
 
 
@@ -159,11 +158,11 @@ def serve(args, python, database, experiment_id):
         except OSError:
             pass
         time.sleep(0.1)
-    stop(proc)
+    stop(proc, args.port)
     raise SystemExit("mlflow server did not answer a search within %ds" % args.timeout)
 
 
-def stop(proc):
+def stop(proc, port):
     """Stop the server and its workers (the mlflow command starts uvicorn in a child process)."""
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -173,11 +172,11 @@ def stop(proc):
         proc.wait()
     for _ in range(300):  # the port is free again before the next start is timed
         try:
-            socket.create_connection(("127.0.0.1", PORT[0]), timeout=1).close()
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except OSError:
             return
         time.sleep(0.1)
-    raise SystemExit("a server still answers on port %d" % PORT[0])
+    raise SystemExit("a server still answers on port %d" % port)
 
 
 def restore(args, database, dump, workdir):
@@ -212,9 +211,8 @@ def main(argv=None):
     p.add_argument("--pg-user", default=os.environ.get("PGUSER", "mlflow_bench"))
     p.add_argument("--pg-admin-db", default="postgres")
     p.add_argument("--json", help="also write the figures here")
-    p.add_argument("--pgloader", default="pgloader", help=argparse.SUPPRESS)  # read by migration_bench.versions
     args = p.parse_args(argv)
-    PORT[0] = args.port
+    port = args.port
     try:
         socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
         raise SystemExit("port %d is in use: stop what listens there or pass --port" % args.port)
@@ -248,11 +246,11 @@ def main(argv=None):
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         upgrade_s = time.perf_counter() - t0
         proc, start_s = serve(args, new_python, database, exp_ids[0])
-        stop(proc)
+        stop(proc, args.port)
         after = state(args, database)
         M.log("peer: a plain restart of the %s server on the upgraded store" % new)
         proc, restart_s = serve(args, new_python, database, exp_ids[0])
-        stop(proc)
+        stop(proc, args.port)
         result["upgrade"] = dict(db_upgrade_seconds=round(upgrade_s, 2), server_start_seconds=round(start_s, 2),
                                  downtime_seconds=round(upgrade_s + start_s, 2), revision=after["revision"],
                                  plain_restart_seconds=round(restart_s, 2),
@@ -266,7 +264,7 @@ def main(argv=None):
         restore_s = restore(args, database, dump, work)
         restored = state(args, database)
         proc, old_start_s = serve(args, args.old_python, database, exp_ids[0])
-        stop(proc)
+        stop(proc, args.port)
         result["rollback"] = dict(restore_seconds=restore_s, server_start_seconds=round(old_start_s, 2),
                                   seconds=round(restore_s + old_start_s, 2), revision=restored["revision"])
         if restored["revision"] != before["revision"] or restored["counts"] != before["counts"]:
