@@ -199,11 +199,13 @@ def ansible_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def run_role(ansible_home):
-    """run_role(role, vars, workdir) -> PlaybookRun: the role in check mode, preflight only."""
+    """run_role(role, vars, workdir[, play]) -> PlaybookRun: the role in check mode, preflight only.
 
-    def _run(role: str, variables: dict, workdir: Path) -> PlaybookRun:
+    play: the playbook's text ({role} is replaced), PLAY (the role once) by default."""
+
+    def _run(role: str, variables: dict, workdir: Path, play: str = PLAY) -> PlaybookRun:
         playbook = workdir / "play.yml"
-        playbook.write_text(PLAY.format(role=role))
+        playbook.write_text(play.replace("{role}", role))
         vars_file = workdir / "vars.json"
         vars_file.write_text(json.dumps(variables))
         env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}

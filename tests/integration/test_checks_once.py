@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+"""A role's checks run once per host and settings in a playbook run, and again when a setting changes.
+
+playbooks/production.yml reaches mlflow_server's checks through five entry points and
+nginx_proxy's through two; each role fingerprints its variables and skips checks that already
+passed with the same values on the same host (roles/*/tasks/preflight.yml). Three plays call the
+same entry point: the second (same values) must skip the checks, the third (one value made bad by
+play-level vars, as a playbook would pass them) must still be refused, naming the variable.
+"""
+from __future__ import annotations
+
+import pytest
+
+from test_bad_input import BASELINES
+
+PLAYS = """\
+- name: First call
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Run the checks
+      ansible.builtin.include_role:
+        name: mlops.mlflow.{role}
+        tasks_from: {entry}
+        apply:
+          tags: [always]
+      tags: [always]
+
+- name: Same settings again
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Run the checks
+      ansible.builtin.include_role:
+        name: mlops.mlflow.{role}
+        tasks_from: {entry}
+        apply:
+          tags: [always]
+      tags: [always]
+
+- name: One setting changed in the play
+  hosts: localhost
+  gather_facts: false
+  vars:
+    {bad_var}: {bad_value}
+  tasks:
+    - name: Run the checks
+      ansible.builtin.include_role:
+        name: mlops.mlflow.{role}
+        tasks_from: {entry}
+        apply:
+          tags: [always]
+      tags: [always]
+"""
+
+CASES = [
+    # role, entry point, the check task, a bad value for the third play
+    ("mlflow_server", "validate", "Check the container settings", "mlflow_server_workers", 0),
+    ("nginx_proxy", "preflight", "Check the ports (nginx_proxy_http_port, nginx_proxy_https_port)",
+     "nginx_proxy_http_port", 70000),
+]
+
+
+@pytest.mark.parametrize("role,entry,check,bad_var,bad_value", CASES, ids=[c[0] for c in CASES])
+def test_checks_run_once_per_settings(role, entry, check, bad_var, bad_value, run_role, tmp_path):
+    play = PLAYS.replace("{entry}", entry).replace("{bad_var}", bad_var).replace("{bad_value}", str(bad_value))
+    run = run_role(role, BASELINES[role], tmp_path, play)
+    calls = [task for task in run.tasks if task.name == check]
+    assert len(calls) == 3, run.summary()
+    first, second, third = calls
+    assert not first.result.get("skipped") and not first.failed, run.summary()
+    assert second.result.get("skipped"), "same settings: the checks should be skipped\n" + run.summary()
+    assert third.failed and bad_var in third.messages, "a changed bad value must be refused\n" + run.summary()
+    assert run.rc != 0
+    assert not any(task.changed for task in run.tasks), run.summary()
