@@ -73,6 +73,7 @@ def main(out):
 
     first, second = load(out, "deploy-first.json"), load(out, "deploy-second.json")
     nopipe = load(out, "deploy-second-no-pipelining.json")
+    mitogen = load(out, "deploy-second-mitogen.json")
     cfirst, csecond = load(out, "compose-first.json"), load(out, "compose-second.json")
     if first:
         p("### 1. Deployment (images present)\n")
@@ -89,8 +90,14 @@ def main(out):
             p("| second run without pipelining | %s s (changed=%s) | | pipelining saves %.0f%% |" % (
                 nopipe["seconds"], nopipe["changed"],
                 100.0 * (nopipe["seconds"] - second["seconds"]) / nopipe["seconds"]))
+        if mitogen and second:
+            p("| second run with Mitogen | %s s (changed=%s%s) | | Mitogen / linear %s |" % (
+                mitogen["seconds"], mitogen["changed"], "" if mitogen["changed"] == 0 else ", NOT IDEMPOTENT",
+                ratio(mitogen["seconds"], second["seconds"])))
         p("")
-        for label in ("first", "second"):
+        for label in ("first", "second", "second-mitogen"):
+            if not os.path.exists(os.path.join(out, "deploy-%s.log" % label)):
+                continue
             tasks = profile(os.path.join(out, "deploy-%s.log" % label))
             if not tasks:
                 continue

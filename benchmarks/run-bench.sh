@@ -138,6 +138,8 @@ deploy first
 if has_part deploy; then
   deploy second
   deploy second-no-pipelining ANSIBLE_PIPELINING=false
+  # Mitogen (`make molecule` and `make local` use it; a user opts in, README "Faster runs")
+  deploy second-mitogen ANSIBLE_STRATEGY=mitogen_remote ANSIBLE_STRATEGY_PLUGINS="$root/molecule/shared/strategy"
 
   log "compose peer on $B"
   docker cp benchmarks/compose "$B:/opt/bench-compose"
