@@ -208,9 +208,10 @@ CASES = [
     Case("nginx-htpasswd-scheme-unknown", "nginx_proxy", {"nginx_proxy_htpasswd_scheme": "md5"}, "nginx_proxy_htpasswd_scheme"),
     Case("nginx-tls-protocol-unknown", "nginx_proxy",
          {"nginx_proxy_tls_enabled": True, "nginx_proxy_tls_selfsigned": True, "nginx_proxy_tls_protocols": ["SSLv3"]},
-         "nginx_proxy_tls_protocols",
-         xfail="refused only later, by Nginx's check of the site file (previous files restored) after Nginx is installed; "
-               "molecule/nginx_proxy/verify.yml uses an unknown protocol on purpose to exercise that rollback"),
+         "nginx_proxy_tls_protocols"),
+    Case("nginx-tls-protocol-typo", "nginx_proxy",
+         {"nginx_proxy_tls_enabled": True, "nginx_proxy_tls_selfsigned": True, "nginx_proxy_tls_protocols": ["TLSv9"]},
+         "nginx_proxy_tls_protocols"),
     Case("nginx-user-name-listed-twice", "nginx_proxy",
          {"nginx_proxy_users": [{"name": "ci", "password": DUMMY.format(6)}, {"name": "ci", "password": DUMMY.format(7)}]},
          "nginx_proxy_users"),
