@@ -71,12 +71,18 @@ local: venv prereqs collection-link ## Deploy the local stage (MLflow + SQLite i
 	    base=mlops/python:local; \
 	  fi; \
 	fi; \
-	source $(VENV)/bin/activate && $(ANSIBLE_ENV) $(MITOGEN_ENV) \
-	  ansible-playbook site.yml -i $(INVENTORY) -e mlflow_server_base_image=$$base $(ANSIBLE_ARGS)
+	log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	source $(VENV)/bin/activate && $(ANSIBLE_ENV) $(MITOGEN_ENV) ANSIBLE_FORCE_COLOR=$$([[ -t 1 ]] && echo 1 || echo 0) \
+	  ansible-playbook playbooks/local.yml -i $(INVENTORY) -e mlflow_server_base_image=$$base $(ANSIBLE_ARGS) | tee "$$log"; \
+	rc=$${PIPESTATUS[0]}; ((rc == 0)) || exit $$rc; \
+	url=$$(sed 's/\x1b\[[0-9;]*m//g' "$$log" | grep -o 'MLflow is up at [^" ]*' | tail -n 1 | cut -d' ' -f5); \
+	echo; echo "MLflow is up at $$url"; \
+	echo "Log runs from Python on this machine with:"; \
+	echo "  export MLFLOW_TRACKING_URI=$$url"
 
 .PHONY: build
 build: venv collection-link ## Rebuild the MLflow server image if its inputs changed
-	source $(VENV)/bin/activate && $(ANSIBLE_ENV) ansible-playbook site.yml -i $(INVENTORY) --tags mlflow_server_build $(ANSIBLE_ARGS)
+	source $(VENV)/bin/activate && $(ANSIBLE_ENV) ansible-playbook playbooks/local.yml -i $(INVENTORY) --tags mlflow_server_build $(ANSIBLE_ARGS)
 
 .PHONY: stop
 stop: ## Stop the local MLflow container (data is kept)
@@ -114,6 +120,10 @@ unit: test-venv collection-link ## Unit tests of the plugins
 integration: test-venv collection-link ## Bad input: every role refuses bad values in preflight, before any change
 	source $(VENV)/bin/activate && pytest -q tests/integration
 
+.PHONY: min-core
+min-core: collection-link ## The oldest ansible-core claimed (2.17): playbook syntax and the bad-input table
+	tests/compat/min_core.sh
+
 .PHONY: collection
 collection: test-venv ## Build the collection tarball and use it from a playbook outside the repo
 	source $(VENV)/bin/activate && tests/collection/check_build.sh
@@ -127,15 +137,15 @@ molecule: test-venv prereqs collection-link ## Molecule scenarios (all, or SCENA
 	@source $(VENV)/bin/activate && $(MITOGEN_TEST_ENV) scripts/run-molecule.sh -j $(MOLECULE_JOBS) $(if $(SCENARIO),$(SCENARIO),$(SCENARIOS))
 
 .PHONY: test
-test: ## Everything: lint, unit and bad-input tests, collection build, sanity, Molecule scenarios
+test: ## Everything: lint, unit and bad-input tests (also on the oldest ansible-core), collection build, sanity, Molecule scenarios
 	@start=$$(date +%s); mkdir -p .build; rm -f .build/static.rc; \
 	$(MAKE) --no-print-directory prereqs test-venv collection-link || exit $$?; \
-	echo "=== lint, unit, integration, collection, sanity: beside the Molecule scenarios (log: .build/static.log)"; \
-	( $(MAKE) --no-print-directory lint unit integration collection sanity > .build/static.log 2>&1; \
+	echo "=== lint, unit, integration, min-core, collection, sanity: beside the Molecule scenarios (log: .build/static.log)"; \
+	( $(MAKE) --no-print-directory lint unit integration min-core collection sanity > .build/static.log 2>&1; \
 	  echo $$? > .build/static.rc ) & static=$$!; \
 	$(MAKE) --no-print-directory molecule; rc=$$?; \
 	wait $$static; src=$$(cat .build/static.rc 2>/dev/null || echo 1); \
-	echo "=== lint, unit, integration, collection, sanity (.build/static.log)"; cat .build/static.log; \
+	echo "=== lint, unit, integration, min-core, collection, sanity (.build/static.log)"; cat .build/static.log; \
 	echo "=== static checks $$( [[ $$src == 0 ]] && echo passed || echo FAILED ), Molecule $$( [[ $$rc == 0 ]] && echo passed || echo FAILED )"; \
 	[[ $$src == 0 ]] || rc=1; \
 	echo "make test took $$(( ($$(date +%s) - start) / 60 ))m$$(( ($$(date +%s) - start) % 60 ))s (exit $$rc)"; \
