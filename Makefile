@@ -105,10 +105,11 @@ status: ## Show the local MLflow container and its health
 test-venv: $(VENV)/.installed-test
 
 .PHONY: lint
-lint: test-venv collection-link ## yamllint, shellcheck, ansible-lint (production profile), role docs/specs in sync, doc links and make targets
+lint: test-venv collection-link ## yamllint, shellcheck, ansible-lint (production profile), changelog fragments, role docs/specs in sync, doc links and make targets
 	source $(VENV)/bin/activate && yamllint -s .
-	shellcheck scripts/*.sh molecule/shared/*.sh tests/collection/*.sh images/*/*.sh benchmarks/*.sh benchmarks/compose/*.sh .ci/run
+	shellcheck scripts/*.sh molecule/shared/*.sh tests/collection/*.sh tests/compat/*.sh images/*/*.sh benchmarks/*.sh benchmarks/compose/*.sh .ci/run
 	source $(VENV)/bin/activate && $(ANSIBLE_ENV) ansible-lint --profile production
+	source $(VENV)/bin/activate && antsibull-changelog lint
 	$(PY) tests/lint/check_roles.py
 	$(PY) tests/lint/check_docs.py
 
@@ -125,7 +126,7 @@ min-core: collection-link ## The oldest ansible-core claimed (2.17): playbook sy
 	tests/compat/min_core.sh
 
 .PHONY: collection
-collection: test-venv ## Build the collection tarball and use it from a playbook outside the repo
+collection: test-venv ## Build the collection tarball (scripts/build-collection.sh), check what it ships, galaxy-importer, use it by FQCN
 	source $(VENV)/bin/activate && tests/collection/check_build.sh
 
 .PHONY: sanity

@@ -12,7 +12,7 @@ from ansible.errors import AnsibleFilterError
 DOCUMENTATION = r"""
 name: schema_plan
 short_description: Decide whether an MLflow database must be upgraded before a new server image runs
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Compares the alembic revision of an MLflow database with the migrations of the MLflow
     image about to serve it, and says what has to happen before that image may start.

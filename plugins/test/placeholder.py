@@ -9,7 +9,7 @@ import re
 DOCUMENTATION = r"""
 name: placeholder
 short_description: Whether a secret is still a placeholder such as ChangeMe
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - True when the value is an obvious placeholder that must never reach a server. Every role of
     the collection refuses such secrets in its preflight with this one rule (case-insensitive).
