@@ -4,7 +4,9 @@
     mlflow_data.py populate URL STATE       write a varied store through the local server; the
                                             names and ids it needs later go to STATE (JSON)
     mlflow_data.py snapshot URL OUT         everything the client reads, as JSON (artifacts as
-                                            sha256 per file, downloaded through the server)
+                                            sha256 per file, downloaded through the server);
+                                            exit 1 when a download fails or fewer objects than
+                                            `populate` writes come back (MINIMUM)
     mlflow_data.py compare A B [FROM=TO..]  exit 1 and print the differences unless A == B
                                             (after replacing FROM by TO in A's text)
     mlflow_data.py extend URL STATE         after the migration: a new experiment, run, artifact
@@ -145,12 +147,22 @@ def populate(url, state_path):
     print(json.dumps({"ok": True, "mode": "populate", **state}))
 
 
-def download(fn, tmp):
-    """sha256 per file of what fn(dst) downloads, or the error (the same before and after)."""
+# What `populate` writes, at least (the snapshot may hold more, e.g. after `extend`): the
+# Default experiment and four more, seven runs, one registered model with two versions, two
+# logged models, two traces, and four run artifact files (notes, config, blob, the deleted
+# experiment's text). A snapshot that reads less back proves nothing when compared.
+MINIMUM = {"experiments": 5, "runs": 7, "registered_models": 1, "model_versions": 2, "logged_models": 2,
+           "traces": 2, "run_artifact_files": 4}
+
+
+def download(fn, tmp, errors, what):
+    """sha256 per file of what fn(dst) downloads; a failure is recorded in `errors` (and fails
+    the snapshot: two equal error entries would otherwise compare equal)."""
     dst = tempfile.mkdtemp(dir=tmp)
     try:
         fn(dst)
-    except Exception as e:  # noqa: BLE001 (recorded, compared)
+    except Exception as e:  # noqa: BLE001 (every failure is reported)
+        errors.append(f"{what}: {type(e).__name__}: {str(e)[:200]}")
         return {"error": type(e).__name__}
     return tree_digests(dst)
 
@@ -160,6 +172,7 @@ def snapshot(url, out):
     client = MlflowClient(url)
     snap = {"experiments": [], "runs": [], "registered_models": [], "model_versions": [],
             "logged_models": [], "traces": []}
+    errors = []
     exps = sorted(client.search_experiments(view_type=ViewType.ALL), key=lambda e: int(e.experiment_id))
     ids = [e.experiment_id for e in exps]
     names = {e.experiment_id: e.name for e in exps}
@@ -176,27 +189,37 @@ def snapshot(url, out):
             # sit in a directory the local server does not serve); `extend` checks them after
             if names[run.info.experiment_id] != "mig-custom-root":
                 item["artifacts"] = download(
-                    lambda d, r=run: client.download_artifacts(r.info.run_id, "", d), tmp)
+                    lambda d, r=run: client.download_artifacts(r.info.run_id, "", d), tmp, errors,
+                    f"run {run.info.run_id}")
             snap["runs"].append(item)
         for rm in sorted(client.search_registered_models(max_results=1000), key=lambda m: m.name):
             snap["registered_models"].append(proto(rm))
             for mv in sorted(client.search_model_versions(f"name='{rm.name}'"), key=lambda v: int(v.version)):
                 item = proto(mv)
                 item["artifacts"] = download(lambda d, v=mv: mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"models:/{v.name}/{v.version}", dst_path=d), tmp)
+                    artifact_uri=f"models:/{v.name}/{v.version}", dst_path=d), tmp, errors,
+                    f"model version {mv.name}/{mv.version}")
+                if not any(path.endswith("MLmodel") for path in item["artifacts"]):
+                    errors.append(f"model version {mv.name}/{mv.version}: no MLmodel file downloaded")
                 snap["model_versions"].append(item)
         for lm in sorted(client.search_logged_models(ids), key=lambda m: m.model_id):
             item = proto(lm)
             item["artifacts"] = download(lambda d, m=lm: mlflow.artifacts.download_artifacts(
-                artifact_uri=m.artifact_location, dst_path=d), tmp)
+                artifact_uri=m.artifact_location, dst_path=d), tmp, errors, f"logged model {lm.model_id}")
+            if not any(path.endswith("MLmodel") for path in item["artifacts"]):
+                errors.append(f"logged model {lm.model_id}: no MLmodel file downloaded")
             snap["logged_models"].append(item)
     for trace in sorted(client.search_traces(locations=ids, max_results=500), key=lambda t: t.info.trace_id):
         snap["traces"].append(json.loads(json.dumps(trace.to_dict(), sort_keys=True, default=str)))
     with open(out, "w") as f:
         json.dump(snap, f, indent=1, sort_keys=True)
     counts = {k: len(v) for k, v in snap.items()}
-    files = sum(len(r.get("artifacts", {})) for r in snap["runs"])
-    print(json.dumps({"ok": True, "mode": "snapshot", "counts": counts, "run_artifact_files": files}))
+    counts["run_artifact_files"] = sum(len(r.get("artifacts", {})) for r in snap["runs"])
+    short = {k: f"{counts[k]} < {n}" for k, n in MINIMUM.items() if counts[k] < n}
+    ok = not errors and not short
+    print(json.dumps({"ok": ok, "mode": "snapshot", "counts": counts, "too_few": short, "errors": errors[:20]}))
+    if not ok:
+        raise SystemExit(1)
 
 
 def diff(a, b, path=""):
