@@ -23,6 +23,11 @@ trap 'rm -rf "$status"' EXIT
 
 # Images and the collection link once, before scenarios start in parallel.
 MOLECULE_PROJECT_DIRECTORY="$root" molecule/shared/dependency.sh
+# The multihost scenario's fixed addresses: a /24 that nothing on this machine uses.
+if [[ -z "${MOLECULE_MULTIHOST_NET:-}" ]]; then
+  MOLECULE_MULTIHOST_NET=$(molecule/shared/free_subnet.py)
+  export MOLECULE_MULTIHOST_NET
+fi
 # An empty MLflow image cache (molecule/shared/image_cache.yml): each image of this run is built
 # once by the role, in the first scenario that needs it.
 docker images --format '{{.Repository}}:{{.Tag}}' mlflow-server | xargs -r docker rmi -f >/dev/null
