@@ -55,6 +55,10 @@ prereqs: ## Install host packages (Docker engine, debootstrap) and start Docker 
 	@scripts/install-prereqs.sh
 	@scripts/ensure-docker.sh
 
+.PHONY: images
+images: prereqs ## Build the local images the tests use (images/*, from Debian packages; reused by content hash)
+	@scripts/build-images.sh $(notdir $(patsubst %/,%,$(wildcard images/*/))) | grep -v -i -E 'deprecat|buildx|^ *$$' || true
+
 .PHONY: collection-link
 collection-link:
 	@scripts/link-collection.sh
@@ -140,7 +144,7 @@ molecule: test-venv prereqs collection-link ## Molecule scenarios (all, or SCENA
 .PHONY: test
 test: ## Everything: lint, unit and bad-input tests (also on the oldest ansible-core), collection build, sanity, Molecule scenarios
 	@start=$$(date +%s); mkdir -p .build; rm -f .build/static.rc; \
-	$(MAKE) --no-print-directory prereqs test-venv collection-link || exit $$?; \
+	$(MAKE) --no-print-directory prereqs test-venv collection-link images || exit $$?; \
 	echo "=== lint, unit, integration, min-core, collection, sanity: beside the Molecule scenarios (log: .build/static.log)"; \
 	( $(MAKE) --no-print-directory lint unit integration min-core collection sanity > .build/static.log 2>&1; \
 	  echo $$? > .build/static.rc ) & static=$$!; \
