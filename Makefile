@@ -126,7 +126,7 @@ integration: test-venv collection-link ## Bad input: every role refuses bad valu
 	source $(VENV)/bin/activate && pytest -q tests/integration
 
 .PHONY: min-core
-min-core: collection-link ## The oldest ansible-core claimed (2.17): playbook syntax and the bad-input table
+min-core: collection-link ## The oldest ansible-core claimed (2.17): playbook syntax, role preflights, artifact_sync
 	tests/compat/min_core.sh
 
 .PHONY: collection

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The oldest ansible-core the collection claims to support (meta/runtime.yml: >= 2.17), tested
 # rather than assumed, in a virtualenv of its own (.build/venv-min-core, from
-# tests/compat/requirements-min-core.txt): every playbook passes --syntax-check, and the
-# bad-input table (tests/integration: argument specs, preflights, the checks-once logic; every
-# role in --check against this machine) passes as it does on the current release. The module
-# unit tests use ansible-core 2.19's test helpers and run on 2.19 only (make unit).
+# tests/compat/requirements-min-core.txt): every playbook passes --syntax-check; every role's
+# argument spec and preflight accept the bad-input table's valid baseline (in --check against
+# this machine), the checks-once tests pass, and so does artifact_sync against a real S3 server.
+# The module unit tests use ansible-core 2.19's test helpers and run on 2.19 only (make unit).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -27,4 +27,7 @@ for playbook in site.yml playbooks/*.yml; do
   fi
 done
 echo "syntax: site.yml and every playbook"
-"$venv/bin/python" -m pytest -q -p no:cacheprovider tests/integration
+# Each role's preflight with valid values (the baseline of the bad-input table: every check's
+# expression evaluated), the checks-once logic and the artifact_sync module against a real S3
+# server. The whole table of bad values (about 7 minutes more) runs on the current release.
+"$venv/bin/python" -m pytest -q -p no:cacheprovider tests/integration -k "baseline or checks_once or artifact_sync"
