@@ -12,7 +12,8 @@
 
 Settings come from a JSON file (mode 0600), so that no secret is on a command line or in a
 process environment: CHECK_IP (instance address), CHECK_PUBLIC_URL (https://NAME/mlflow/; NAME is resolved to
-CHECK_IP inside this process), CHECK_USER / CHECK_PASSWORD (basic auth), CHECK_S3_ENDPOINT,
+CHECK_IP inside this process), CHECK_USER / CHECK_PASSWORD (basic auth), CHECK_S3_ENDPOINT (the public S3 address Nginx publishes;
+its certificate checked against CHECK_CA),
 CHECK_S3_ACCESS_KEY / CHECK_S3_SECRET_KEY (MLflow's key, to look into the bucket),
 CHECK_BUCKET, CHECK_PREFIX (key prefix of the artifacts), CHECK_DIRECT_URL (direct mode).
 Prints one JSON line; exit code 0 when every check passed.
@@ -60,12 +61,10 @@ import mlflow  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
 import pandas as pd  # noqa: E402
 import requests  # noqa: E402
-import urllib3  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
 from checklib import expect, seen, sha256  # noqa: E402
 
-urllib3.disable_warnings()
 
 
 class AddN(mlflow.pyfunc.PythonModel):
@@ -79,7 +78,7 @@ class AddN(mlflow.pyfunc.PythonModel):
 def s3():
     return boto3.client("s3", endpoint_url=env["CHECK_S3_ENDPOINT"], region_name="us-east-1",
                         aws_access_key_id=env["CHECK_S3_ACCESS_KEY"],
-                        aws_secret_access_key=env["CHECK_S3_SECRET_KEY"])
+                        aws_secret_access_key=env["CHECK_S3_SECRET_KEY"], verify=env["CHECK_CA"])
 
 
 def s3_objects(prefix):
@@ -134,16 +133,16 @@ def proxied():
     body = {"max_results": 1}
 
     # Basic auth in front of everything but /health and /version.
-    r = requests.post(api, json=body, verify=False, timeout=30)
+    r = requests.post(api, json=body, verify=env["CHECK_CA"], timeout=30)
     seen["no_credentials"] = r.status_code
     expect(r.status_code == 401, f"no credentials: {r.status_code}")
-    r = requests.post(api, json=body, auth=(user, password + "-wrong"), verify=False, timeout=30)
+    r = requests.post(api, json=body, auth=(user, password + "-wrong"), verify=env["CHECK_CA"], timeout=30)
     seen["wrong_password"] = r.status_code
     expect(r.status_code == 401, f"wrong password: {r.status_code}")
-    r = requests.post(api, json=body, auth=(user, password), verify=False, timeout=30)
+    r = requests.post(api, json=body, auth=(user, password), verify=env["CHECK_CA"], timeout=30)
     seen["right_password"] = r.status_code
     expect(r.status_code == 200, f"right password: {r.status_code} {r.text[:200]}")
-    r = requests.get(f"{base}/health", verify=False, timeout=30)
+    r = requests.get(f"{base}/health", verify=env["CHECK_CA"], timeout=30)
     seen["health_open"] = r.status_code
     expect(r.status_code == 200 and r.text.strip() == "OK", f"/health: {r.status_code}")
     r = requests.get(f"http://{NAME}/mlflow/", allow_redirects=False, timeout=30)
@@ -153,28 +152,29 @@ def proxied():
 
     # MLflow's security middleware is on: another Host header (Nginx answers any name and
     # forwards it) is refused by MLflow, the public one passes; so does the CORS check.
-    r = requests.post(f"https://{IP}/mlflow/api/2.0/mlflow/experiments/search", json=body, auth=(user, password),
-                      headers={"Host": "evil.example"}, verify=False, timeout=30)
+    # (TLS to the public name, its certificate checked; only the Host header is foreign)
+    r = requests.post(api, json=body, auth=(user, password),
+                      headers={"Host": "evil.example"}, verify=env["CHECK_CA"], timeout=30)
     seen["foreign_host"] = r.status_code
     expect(r.status_code == 403 and "Invalid Host header" in r.text, f"foreign Host: {r.status_code} {r.text[:100]}")
     origin = f"{urllib.parse.urlsplit(PUBLIC).scheme}://{NAME}"
     create = f"{base}/api/2.0/mlflow/experiments/create"
     r = requests.post(create, json={"name": f"cors-evil-{uuid.uuid4().hex[:6]}"}, auth=(user, password),
-                      headers={"Origin": "https://evil.example"}, verify=False, timeout=30)
+                      headers={"Origin": "https://evil.example"}, verify=env["CHECK_CA"], timeout=30)
     seen["foreign_origin"] = r.status_code
     expect(r.status_code == 403, f"foreign Origin: {r.status_code}")
     r = requests.post(create, json={"name": f"cors-ok-{uuid.uuid4().hex[:6]}"}, auth=(user, password),
-                      headers={"Origin": origin}, verify=False, timeout=30)
+                      headers={"Origin": origin}, verify=env["CHECK_CA"], timeout=30)
     seen["public_origin"] = r.status_code
     expect(r.status_code == 200, f"public Origin {origin}: {r.status_code} {r.text[:200]}")
 
     # The web UI under the sub-path: index, then the JS bundle it references.
-    r = requests.get(f"{base}/", auth=(user, password), verify=False, timeout=30)
+    r = requests.get(f"{base}/", auth=(user, password), verify=env["CHECK_CA"], timeout=30)
     expect(r.status_code == 200 and "text/html" in r.headers.get("content-type", ""), f"UI index: {r.status_code}")
     scripts = re.findall(r'<script[^>]+src="([^"]+)"', r.text)
     expect(scripts, "UI index references no script")
     js_url = urllib.parse.urljoin(f"{base}/", scripts[0])
-    r = requests.get(js_url, auth=(user, password), verify=False, timeout=60)
+    r = requests.get(js_url, auth=(user, password), verify=env["CHECK_CA"], timeout=60)
     seen["ui_js"] = {"url": js_url.replace(base, ""), "status": r.status_code,
                      "type": r.headers.get("content-type"), "bytes": len(r.content)}
     expect(r.status_code == 200 and "javascript" in r.headers.get("content-type", "") and len(r.content) > 10000,
@@ -188,7 +188,7 @@ def proxied():
 
     # MLflow advertises presigned (multipart) transfers; the URLs it signs point at the object
     # store published by Nginx (https, same name, own port), which the clients reach.
-    r = requests.get(f"{base}/api/3.0/mlflow/server-info", auth=(user, password), verify=False, timeout=30)
+    r = requests.get(f"{base}/api/3.0/mlflow/server-info", auth=(user, password), verify=env["CHECK_CA"], timeout=30)
     seen["server_info_multipart"] = {k: v for k, v in r.json().items() if k.startswith("multipart")}
     expect(seen["server_info_multipart"] == {"multipart_uploads_enabled": True, "multipart_downloads_enabled": True},
            f"server-info: {seen['server_info_multipart']}")
@@ -243,7 +243,8 @@ def proxied():
 def direct():
     url = env["CHECK_DIRECT_URL"]
     env.update({"MLFLOW_S3_ENDPOINT_URL": env["CHECK_S3_ENDPOINT"], "AWS_ACCESS_KEY_ID": env["CHECK_S3_ACCESS_KEY"],
-                "AWS_SECRET_ACCESS_KEY": env["CHECK_S3_SECRET_KEY"], "AWS_DEFAULT_REGION": "us-east-1"})
+                "AWS_SECRET_ACCESS_KEY": env["CHECK_S3_SECRET_KEY"], "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_CA_BUNDLE": env["CHECK_CA"]})
     mlflow.set_tracking_uri(url)
     client = MlflowClient(url)
     run, digest, took = log_run(f"direct-{uuid.uuid4().hex[:8]}", 5)
