@@ -197,6 +197,24 @@ def ansible_home(tmp_path_factory) -> Path:
     return base
 
 
+def ansible_env(ansible_home: Path, drop: tuple[str, ...] = ("ANSIBLE_",)) -> dict[str, str]:
+    """This process's environment without the variables that start with `drop`, plus the settings
+    every integration run shares: the isolated config, collections and temp directories of
+    `ansible_home`, JSON output, no retry files, no colour, no deprecation warnings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(drop)}
+    env.update({
+        "ANSIBLE_CONFIG": str(ansible_home / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(ansible_home / "collections"),
+        "ANSIBLE_LOCAL_TEMP": str(ansible_home / "tmp"),
+        "ANSIBLE_REMOTE_TEMP": str(ansible_home / "tmp"),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_DEPRECATION_WARNINGS": "false",
+    })
+    return env
+
+
 @pytest.fixture(scope="session")
 def run_role(ansible_home):
     """run_role(role, vars, workdir[, play]) -> PlaybookRun: the role in check mode, preflight only.
@@ -208,21 +226,13 @@ def run_role(ansible_home):
         playbook.write_text(play.replace("{role}", role))
         vars_file = workdir / "vars.json"
         vars_file.write_text(json.dumps(variables))
-        env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+        env = ansible_env(ansible_home)
         env.update({
-            "ANSIBLE_CONFIG": str(ansible_home / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(ansible_home / "collections"),
-            "ANSIBLE_LOCAL_TEMP": str(ansible_home / "tmp"),
-            "ANSIBLE_REMOTE_TEMP": str(ansible_home / "tmp"),
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
             # facts are gathered once per session (the first run) and read from this cache after
             "ANSIBLE_GATHERING": "smart",
             "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
             "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(ansible_home / "facts"),
             "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "3600",
-            "ANSIBLE_RETRY_FILES_ENABLED": "false",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_DEPRECATION_WARNINGS": "false",
         })
         command = [
             ANSIBLE_PLAYBOOK, "-i", str(ansible_home / "inventory.yml"), str(playbook),

@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+# the ansible-playbook and the shared environment of every integration run
+from conftest import ANSIBLE_PLAYBOOK, ansible_env
 
 boto3 = pytest.importorskip("boto3", reason="boto3 is not installed in this Python (%s)" % sys.executable)
 from boto3.s3.transfer import TransferConfig  # noqa: E402
@@ -77,15 +79,6 @@ PLAY = """\
 """
 
 
-def _find_ansible_playbook() -> str | None:
-    """ansible-playbook of the virtualenv pytest runs in, else the one on PATH (as conftest.py)."""
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which("ansible-playbook")
-
-
-ANSIBLE_PLAYBOOK = _find_ansible_playbook()
 
 
 # ---------------------------------------------------------------- the S3 server
@@ -170,20 +163,9 @@ class S3Server:
         vars_file.touch(mode=0o600)
         vars_file.write_text(json.dumps(variables))
         home = self.ansible_home
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("ANSIBLE_", "AWS_")) and key.lower() not in ("http_proxy", "https_proxy")}
-        env.update({
-            "ANSIBLE_CONFIG": str(home / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(home / "collections"),
-            "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
-            "ANSIBLE_REMOTE_TEMP": str(home / "tmp"),
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-            "ANSIBLE_RETRY_FILES_ENABLED": "false",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_DEPRECATION_WARNINGS": "false",
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-        })
+        env = {key: value for key, value in ansible_env(home, drop=("ANSIBLE_", "AWS_")).items()
+               if key.lower() not in ("http_proxy", "https_proxy")}
+        env.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
         command = [ANSIBLE_PLAYBOOK, "-i", str(home / "inventory.yml"), str(playbook), "-e", f"@{vars_file}"]
         return command, env
 
