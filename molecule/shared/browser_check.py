@@ -40,6 +40,7 @@ import random
 import socket
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
@@ -67,12 +68,10 @@ def relay_from_localhost(url):
     """A TCP relay 127.0.0.1:<free port> -> the URL's host and port; returns the URL through it.
     The local stage's user opens http://127.0.0.1:5001: MLflow's security middleware lets a
     localhost origin write (the web UI's POSTs); an instance's address is another origin."""
-    import socket as _socket
-    import threading as _threading
     parts = urllib.parse.urlsplit(url)
     target = (parts.hostname, parts.port or 80)
-    listener = _socket.socket()
-    listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
 
@@ -88,19 +87,19 @@ def relay_from_localhost(url):
         finally:
             for sock in (src, dst):
                 try:
-                    sock.shutdown(_socket.SHUT_RDWR)
+                    sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
 
     def serve():
         while True:
             client, _ = listener.accept()
-            upstream = _socket.create_connection(target, timeout=30)
+            upstream = socket.create_connection(target, timeout=30)
             upstream.settimeout(None)
             for a, b in ((client, upstream), (upstream, client)):
-                _threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
-    _threading.Thread(target=serve, daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
     return urllib.parse.urlunsplit(("http", f"127.0.0.1:{listener.getsockname()[1]}", parts.path or "/", "", ""))
 
 
