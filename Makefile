@@ -12,6 +12,7 @@ INVENTORY   ?= inventories/local
 MLFLOW_BASE_IMAGE ?= auto
 MLFLOW_CONTAINER  ?= mlflow-server
 # Molecule scenarios in the order `make test` starts them (longest first: two run side by side).
+SHELL_SCRIPTS := scripts/*.sh molecule/shared/*.sh tests/collection/*.sh tests/compat/*.sh images/*/*.sh benchmarks/*.sh benchmarks/compose/*.sh .ci/run
 SCENARIOS ?= upgrade production multihost sqlite_migration mlflow_server minio postgres docker nginx_proxy cloud
 # How many scenarios run side by side (each has its own instances and network).
 MOLECULE_JOBS ?= 2
@@ -111,7 +112,10 @@ test-venv: $(VENV)/.installed-test
 .PHONY: lint
 lint: test-venv collection-link ## yamllint, shellcheck, ansible-lint (production profile), changelog fragments, role docs/specs in sync, doc links and make targets
 	source $(VENV)/bin/activate && yamllint -s .
-	shellcheck scripts/*.sh molecule/shared/*.sh tests/collection/*.sh tests/compat/*.sh images/*/*.sh benchmarks/*.sh benchmarks/compose/*.sh .ci/run
+	shellcheck $(SHELL_SCRIPTS)
+	@# Piping into head under pipefail fails when the writer is still writing as head exits (SIGPIPE /
+	@# BrokenPipeError): make min-core failed CI this way on 2026-12-01. Read the whole output.
+	@if grep -nE '[|] *head\b' $(SHELL_SCRIPTS) Makefile; then echo "lint: pipe into head (above) can fail under pipefail; use sed -n 1p or awk 'NR == 1'" >&2; exit 1; fi
 	source $(VENV)/bin/activate && $(ANSIBLE_ENV) ansible-lint --profile production
 	source $(VENV)/bin/activate && antsibull-changelog lint
 	$(PY) tests/lint/check_roles.py

@@ -74,7 +74,7 @@ fi
 
 if [[ "$BENCH_REUSE" == 1 ]] && docker inspect "$A" >/dev/null 2>&1; then
   # Development only: keep the instances of a BENCH_KEEP=1 run (nothing is "bare" then).
-  image=$(docker exec "$A" docker images --format '{{.Repository}}:{{.Tag}}' mlflow-server | head -1)
+  image=$(docker exec "$A" docker images --format '{{.Repository}}:{{.Tag}}' mlflow-server | sed -n 1p)
   instances=("$A")
   docker inspect "$B" >/dev/null 2>&1 && instances+=("$B")
 else
@@ -110,7 +110,7 @@ else
   ansible-playbook benchmarks/build-image.yml -i "$inv" --tags mlflow_server_build \
     -e "{\"bench_build_host\": \"$build_host\"}" --limit "$build_host" \
     > "$out/build-image.log" 2>&1 || { tail -40 "$out/build-image.log"; exit 1; }
-  image=$(sed -n 's/.*"BENCH_IMAGE=\([^"]*\)".*/\1/p' "$out/build-image.log" | head -1)
+  image=$(sed -n 's/.*"BENCH_IMAGE=\([^"]*\)".*/\1/p' "$out/build-image.log" | sed -n 1p)
   [[ -n "$image" ]] || { echo "no image tag in $out/build-image.log" >&2; exit 1; }
   if ! docker image inspect "$image" >/dev/null 2>&1; then
     docker exec "$build_host" docker save "$image" | docker load -q >/dev/null
@@ -181,9 +181,9 @@ container_of() { [[ "$1" == sqlite ]] && echo mlflow-local || echo mlflow-server
 {
   echo "nproc: $(nproc)"
   lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|Hypervisor)' || true
-  free -g | head -2
+  free -g | sed -n 1,2p
   uname -r
-  echo "ansible: $(ansible --version | head -1)"
+  echo "ansible: $(ansible --version | sed -n 1p)"
   echo "docker (outer): $(docker version -f '{{.Server.Version}}')"
   echo "docker (instance): $(docker exec "$A" docker version -f '{{.Server.Version}}')"
   echo "nginx: $(docker exec "$A" nginx -v 2>&1)"
@@ -230,7 +230,7 @@ fi
 # ---------------------------------------------------------------- 3. artifacts
 if has_part artifacts; then
   cid=$(docker exec "$A" docker inspect -f '{{.Id}}' mlflow-server)
-  cg=$(find /sys/fs/cgroup/memory -maxdepth 6 -type d -name "*$cid*" 2>/dev/null | head -1)
+  cg=$(find /sys/fs/cgroup/memory -maxdepth 6 -type d -name "*$cid*" 2>/dev/null | sed -n 1p)
   [[ -n "$cg" ]] || log "no cgroup directory found for mlflow-server ($cid): no memory figures"
   [[ -n "$cg" ]] && client postgres idle-mem --cgroup "$cg" > "$out/mem-idle.json"
   # The default production path with a stock client (presigned: the bytes go to the object store

@@ -16,7 +16,7 @@ if (( ${#need[@]} )); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-read -r version cluster _port status _ < <(pg_lsclusters -h | head -n1)
+read -r version cluster _port status _ < <(pg_lsclusters -h | sed -n 1p)
 if [[ "$status" != online ]]; then
   pg_ctlcluster "$version" "$cluster" start
 fi

@@ -24,7 +24,7 @@ fi
 
 if [[ -z "${DEBIAN_MIRROR:-}" ]]; then
   DEBIAN_MIRROR=$(grep -hoE '^(URIs:|deb) +http[^ ]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-    | grep -v security | head -n1 | awk '{print $2}' || true)
+    | grep -v security | awk 'NR == 1 {print $2}' || true)
   DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 fi
 

@@ -16,7 +16,10 @@ if [[ ! -f "$venv/.installed" ]] || ! cmp -s "$req" "$venv/.installed"; then
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
   cp "$req" "$venv/.installed"
 fi
-"$venv/bin/ansible" --version | head -n 1
+# Not piping `ansible --version` into head: under pipefail, head closing the pipe early fails the script
+# (BrokenPipeError in ansible, seen in CI on 2026-12-01).
+version=$("$venv/bin/ansible" --version)
+echo "${version%%$'\n'*}"
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections" ANSIBLE_ROLES_PATH="$root/roles"
 for playbook in site.yml playbooks/*.yml; do
   if ! ANSIBLE_DEPRECATION_WARNINGS=false "$venv/bin/ansible-playbook" --syntax-check -i inventories/prod "$playbook" \
