@@ -6,16 +6,19 @@
                                   bundle, a run with params/metrics, a 50 MB artifact that lands
                                   in the bucket, a registered model loaded back; MLflow's own
                                   port is refused
-    production_check.py direct SETTINGS.json    a server in direct mode (--no-serve-artifacts): the client
-                                  uploads to the object store itself with MLFLOW_S3_ENDPOINT_URL
-                                  and AWS_* credentials
+    production_check.py direct SETTINGS.json    the stage in direct mode (mlflow_artifacts_mode: direct
+                                  through the playbook; --no-serve-artifacts): through the public
+                                  URL, the client uploads to the object store itself with
+                                  MLFLOW_S3_ENDPOINT_URL and AWS_* credentials, as docs/production.md
+                                  section 8 says
 
 Settings come from a JSON file (mode 0600), so that no secret is on a command line or in a
 process environment: CHECK_IP (instance address), CHECK_PUBLIC_URL (https://NAME/mlflow/; NAME is resolved to
 CHECK_IP inside this process), CHECK_USER / CHECK_PASSWORD (basic auth), CHECK_S3_ENDPOINT (the public S3 address Nginx publishes;
 its certificate checked against CHECK_CA),
 CHECK_S3_ACCESS_KEY / CHECK_S3_SECRET_KEY (MLflow's key, to look into the bucket),
-CHECK_BUCKET, CHECK_PREFIX (key prefix of the artifacts), CHECK_DIRECT_URL (direct mode).
+CHECK_BUCKET, CHECK_PREFIX (key prefix of the artifacts); in direct mode CHECK_S3_ENDPOINT is the object
+store's own API on the host's private address.
 Prints one JSON line; exit code 0 when every check passed.
 """
 import json
@@ -241,10 +244,12 @@ def proxied():
 
 
 def direct():
-    url = env["CHECK_DIRECT_URL"]
-    env.update({"MLFLOW_S3_ENDPOINT_URL": env["CHECK_S3_ENDPOINT"], "AWS_ACCESS_KEY_ID": env["CHECK_S3_ACCESS_KEY"],
-                "AWS_SECRET_ACCESS_KEY": env["CHECK_S3_SECRET_KEY"], "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_CA_BUNDLE": env["CHECK_CA"]})
+    url = PUBLIC
+    auth = (env["CHECK_USER"], env["CHECK_PASSWORD"])
+    env.update({"MLFLOW_TRACKING_USERNAME": auth[0], "MLFLOW_TRACKING_PASSWORD": auth[1],
+                "REQUESTS_CA_BUNDLE": env["CHECK_CA"],
+                "MLFLOW_S3_ENDPOINT_URL": env["CHECK_S3_ENDPOINT"], "AWS_ACCESS_KEY_ID": env["CHECK_S3_ACCESS_KEY"],
+                "AWS_SECRET_ACCESS_KEY": env["CHECK_S3_SECRET_KEY"], "AWS_DEFAULT_REGION": "us-east-1"})
     mlflow.set_tracking_uri(url)
     client = MlflowClient(url)
     run, digest, took = log_run(f"direct-{uuid.uuid4().hex[:8]}", 5)
@@ -257,7 +262,8 @@ def direct():
     seen["bucket_objects"] = objects
     expect(list(objects.values()) == [5 * 1024 * 1024], f"artifact not in the bucket: {objects}")
     # The server refuses to proxy artifacts in this mode: the client really went to S3 itself.
-    r = requests.get(f"{url}/api/2.0/mlflow-artifacts/artifacts", timeout=30)
+    r = requests.get(f"{url.rstrip('/')}/api/2.0/mlflow-artifacts/artifacts", auth=auth, verify=env["CHECK_CA"],
+                     timeout=30)
     seen["proxy_endpoint"] = r.status_code
     expect(r.status_code in (404, 503), f"artifact proxy answers in direct mode: {r.status_code}")
     print(json.dumps({"ok": True, "mode": "direct", "run_id": run.info.run_id, "seen": seen}))
