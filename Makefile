@@ -119,6 +119,7 @@ lint: test-venv collection-link ## yamllint, shellcheck, ansible-lint (productio
 	source $(VENV)/bin/activate && $(ANSIBLE_ENV) ansible-lint --profile production
 	source $(VENV)/bin/activate && antsibull-changelog lint
 	$(PY) tests/lint/check_roles.py
+	$(PY) scripts/role-docs.py --check
 	$(PY) tests/lint/check_docs.py
 
 .PHONY: unit

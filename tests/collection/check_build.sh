@@ -35,7 +35,7 @@ if grep -E '^(molecule|tests|benchmarks|\.ci|\.config|\.github|\.venv|\.build|\.
 fi
 dev_only="Makefile CONTRIBUTING.md README-collection.md requirements-test.txt .gitignore .yamllint .ansible-lint
   scripts/build-collection.sh scripts/client-venvs.sh scripts/ensure-docker.sh scripts/install-prereqs.sh
-  scripts/link-collection.sh scripts/run-molecule.sh images/host/Dockerfile"
+  scripts/link-collection.sh scripts/run-molecule.sh scripts/role-docs.py images/host/Dockerfile"
 for f in $dev_only; do
   ! grep -qxF "$f" <<<"$files" || fail "$f ships (development only; galaxy.yml build_ignore)"
 done
