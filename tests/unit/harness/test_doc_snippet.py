@@ -3,22 +3,17 @@
 and a documentation change that the test cannot follow is an error, not a silent pass."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "molecule" / "shared" / "doc_snippet.py"
 
 
 @pytest.fixture(scope="module")
-def snippet():
-    spec = importlib.util.spec_from_file_location("doc_snippet", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def snippet(load_script):
+    return load_script("molecule/shared/doc_snippet.py")
 
 
 DOC = """# Title

@@ -2,22 +2,15 @@
 """molecule/shared/free_subnet.py: the multihost scenario's /24 overlaps no Docker network and no route."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[3] / "molecule" / "shared" / "free_subnet.py"
-
 
 @pytest.fixture()
-def free_subnet():
-    spec = importlib.util.spec_from_file_location("free_subnet", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def free_subnet(load_script):
+    return load_script("molecule/shared/free_subnet.py")
 
 
 def machine(monkeypatch, module, subnets, routes):

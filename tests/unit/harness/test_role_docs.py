@@ -2,14 +2,12 @@
 """scripts/role-docs.py: the README variable tables are generated from meta/argument_specs.yml."""
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "scripts" / "role-docs.py"
 
 SPEC = textwrap.dedent("""\
     ---
@@ -94,11 +92,8 @@ TABLE = """\
 
 
 @pytest.fixture()
-def role_docs():
-    spec = importlib.util.spec_from_file_location("role_docs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def role_docs(load_script):
+    return load_script("scripts/role-docs.py")
 
 
 def make_role(root: Path, readme: str, name: str = "demo") -> Path:
