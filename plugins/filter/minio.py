@@ -4,9 +4,10 @@
 """Filter plugins of the minio role: the settings it computes from its variables.
 
 mlops.mlflow.minio_container (the engine's image, command, environment, secret mounts and
-healthcheck), mlops.mlflow.minio_published_ports, mlops.mlflow.minio_admin_endpoint and
-mlops.mlflow.minio_seaweedfs_identities. Every input is an argument: the filters read no
-variable themselves. Numbers end up in strings the way Jinja's ``~`` writes them (``str()``);
+healthcheck), mlops.mlflow.minio_published_ports, mlops.mlflow.minio_admin_endpoint,
+mlops.mlflow.minio_seaweedfs_identities, and mlops.mlflow.minio_running_engine (which engine an
+existing container runs, told by the command minio_container gives it). Every input is an
+argument: the filters read no variable themselves. Numbers end up in strings the way Jinja's ``~`` writes them (``str()``);
 every other value is passed through as given.
 """
 from __future__ import annotations
@@ -126,6 +127,16 @@ def minio_seaweedfs_identities(root_user, root_password, mlflow_access_key, mlfl
     return identities
 
 
+def minio_running_engine(command):
+    """The engine an existing container of the role runs, told by the command minio_container gives
+    it: SeaweedFS's has -s3, MinIO's does not; '' for no container (command None)."""
+    if command is None:
+        return ""
+    if not isinstance(command, (list, tuple)):
+        raise AnsibleFilterError("minio_running_engine: the command must be a list, got %s" % type(command).__name__)
+    return "seaweedfs" if "-s3" in command else "minio"
+
+
 class FilterModule:
     """Ansible filters of mlops.mlflow for the minio role."""
 
@@ -134,5 +145,6 @@ class FilterModule:
             "minio_admin_endpoint": minio_admin_endpoint,
             "minio_container": minio_container,
             "minio_published_ports": minio_published_ports,
+            "minio_running_engine": minio_running_engine,
             "minio_seaweedfs_identities": minio_seaweedfs_identities,
         }

@@ -14,6 +14,7 @@ from ansible_collections.mlops.mlflow.plugins.filter.minio import (
     minio_admin_endpoint,
     minio_container,
     minio_published_ports,
+    minio_running_engine,
     minio_seaweedfs_identities,
 )
 
@@ -31,7 +32,8 @@ def container(engine, **kwargs):
 
 def test_filter_names():
     assert sorted(FilterModule().filters()) == [
-        "minio_admin_endpoint", "minio_container", "minio_published_ports", "minio_seaweedfs_identities",
+        "minio_admin_endpoint", "minio_container", "minio_published_ports", "minio_running_engine",
+        "minio_seaweedfs_identities",
     ]
 
 
@@ -198,3 +200,15 @@ def test_vault_encrypted_strings_are_passed_through():
     endpoint = AnsibleVaultEncryptedUnicode("https://s3.example.com")
     assert minio_admin_endpoint(endpoint, bind_address="127.0.0.1", api_port=9000) is endpoint
     assert minio_admin_endpoint(AnsibleVaultEncryptedUnicode(""), bind_address="127.0.0.1", api_port=9000) == "http://127.0.0.1:9000"
+
+
+@pytest.mark.parametrize("engine", ["minio", "seaweedfs"])
+def test_running_engine_is_told_by_the_command_the_role_gives(engine):
+    command = container(engine, seaweedfs_extra_args=["-filer.maxMB=8"])["command"]
+    assert minio_running_engine(command) == engine
+
+
+def test_running_engine_without_container_and_bad_input():
+    assert minio_running_engine(None) == ""
+    with pytest.raises(AnsibleFilterError, match="must be a list"):
+        minio_running_engine("server -s3")
