@@ -4,7 +4,7 @@
     mlflow_data.py populate URL STATE       write a varied store through the local server; the
                                             names and ids it needs later go to STATE (JSON)
     mlflow_data.py snapshot URL OUT         everything the client reads, as JSON (artifacts as
-                                            sha256 per file, downloaded through the server);
+                                            sha256 per file, downloaded the default way);
                                             exit 1 when a download fails or fewer objects than
                                             `populate` writes come back (MINIMUM)
     mlflow_data.py compare A B [FROM=TO..]  exit 1 and print the differences unless A == B
@@ -17,16 +17,20 @@ import hashlib
 import json
 import math
 import os
+import socket
 import sys
 import tempfile
 import uuid
 
-# MLflow 3.17 servers with an S3 artifacts destination advertise multipart downloads in
-# /server-info, and 3.17 clients then fetch every file from a presigned URL on the server's S3
-# endpoint (http://minio:9000 here, a name only the containers resolve): the download hangs in
-# retries. Force the proxied path, i.e. through the MLflow server, which is what is tested here.
-os.environ.setdefault("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
-os.environ.setdefault("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "false")
+# The production stage is read as its users read it: through Nginx at the public URL, with
+# basic auth (MLFLOW_TRACKING_USERNAME/PASSWORD), the proxy's certificate (REQUESTS_CA_BUNDLE)
+# and the client's default artifact settings (files this small go through the tracking URL;
+# presigned transfers start at MLflow's multipart threshold). The public name resolves to the
+# instance in this process only: MIGRATION_RESOLVE=name=address.
+if os.environ.get("MIGRATION_RESOLVE"):
+    _name, _address = os.environ["MIGRATION_RESOLVE"].split("=", 1)
+    _getaddrinfo = socket.getaddrinfo
+    socket.getaddrinfo = lambda host, *a, **kw: _getaddrinfo(_address if host == _name else host, *a, **kw)
 
 import mlflow  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
