@@ -259,9 +259,10 @@ def mlflow_server_wait_host(bind_address):
                                  % type(bind_address).__name__)
     if bind_address in IPV4_WILDCARDS:
         return "127.0.0.1"
-    if bind_address == "::":
+    address = bind_address[1:-1] if bind_address.startswith("[") and bind_address.endswith("]") else bind_address
+    if address == "::":
         return "[::1]"
-    return "[" + bind_address + "]" if ":" in bind_address else bind_address
+    return "[" + address + "]" if ":" in address else address
 
 
 def mlflow_server_backend(backend_store_uri, data_path, data_dir, data_volume=""):

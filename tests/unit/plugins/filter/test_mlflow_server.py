@@ -415,9 +415,10 @@ def test_wait_host(bind, expected):
     assert mlflow_server_wait_host(bind) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="known: an address validate.yml accepts in brackets gets a second pair, as before")
-def test_wait_host_of_a_bracketed_address():
-    assert mlflow_server_wait_host("[::1]") == "[::1]"
+@pytest.mark.parametrize("bind, expected", [("[::1]", "[::1]"), ("[fd00::5]", "[fd00::5]"), ("[::]", "[::1]")])
+def test_wait_host_of_a_bracketed_address(bind, expected):
+    """validate.yml accepts an IPv6 bind address in brackets: it must not get a second pair."""
+    assert mlflow_server_wait_host(bind) == expected
 
 
 def test_wait_host_must_be_a_string():
