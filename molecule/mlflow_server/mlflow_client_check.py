@@ -17,25 +17,13 @@ import time
 import uuid
 
 import mlflow
-import mlflow.pyfunc
-import pandas as pd
-from mlflow import MlflowClient
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
-from checklib import sha256  # noqa: E402
+from checklib import run_mode, write_random  # noqa: E402
+from mlflowlib import artifact_digest, connect, log_add_model, metric_history, predict  # noqa: E402
 
 ARTIFACT_MB = 20
 STEPS = 10
-
-
-class AddN(mlflow.pyfunc.PythonModel):
-    """A tiny pyfunc model: adds n to every value."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def predict(self, context, model_input, params=None):
-        return model_input + self.n
 
 
 def fail(msg):
@@ -44,7 +32,7 @@ def fail(msg):
 
 
 def write(url, state_path):
-    mlflow.set_tracking_uri(url)
+    connect(url)
     suffix = uuid.uuid4().hex[:8]
     exp_name = f"molecule-{suffix}"
     model_name = f"molecule-model-{suffix}"
@@ -53,9 +41,7 @@ def write(url, state_path):
     metrics = {"loss": [1.0 / (s + 1) for s in range(STEPS)], "acc": [s / STEPS for s in range(STEPS)]}
     with tempfile.TemporaryDirectory() as tmp:
         blob = os.path.join(tmp, "blob.bin")
-        with open(blob, "wb") as f:
-            f.write(os.urandom(ARTIFACT_MB * 1024 * 1024))
-        blob_sha = sha256(blob)
+        blob_sha = write_random(blob, ARTIFACT_MB << 20)
         with mlflow.start_run(experiment_id=exp_id) as run:
             mlflow.log_params(params)
             for step in range(STEPS):
@@ -63,12 +49,7 @@ def write(url, state_path):
             t0 = time.time()
             mlflow.log_artifact(blob, artifact_path="data")
             upload_s = time.time() - t0
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=AddN(2),
-                registered_model_name=model_name,
-                pip_requirements=["mlflow-skinny==" + mlflow.__version__, "pandas"],
-            )
+            info = log_add_model(2, model_name)
     version = info.registered_model_version
     state = {
         "url": url,
@@ -91,8 +72,7 @@ def write(url, state_path):
 def check(url, state_path):
     with open(state_path) as f:
         st = json.load(f)
-    mlflow.set_tracking_uri(url)
-    client = MlflowClient(url)
+    client = connect(url)
     exp = client.get_experiment_by_name(st["experiment_name"])
     if exp is None or exp.experiment_id != st["experiment_id"]:
         fail(f"experiment {st['experiment_name']} missing or changed id: {exp}")
@@ -100,29 +80,24 @@ def check(url, state_path):
     if run.data.params != st["params"]:
         fail(f"params differ: {run.data.params} != {st['params']}")
     for key, values in st["metrics"].items():
-        hist = sorted(client.get_metric_history(st["run_id"], key), key=lambda m: m.step)
-        got = [m.value for m in hist]
-        if [m.step for m in hist] != list(range(len(values))) or got != values:
-            fail(f"metric history {key} differs: {got} != {values}")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = client.download_artifacts(st["run_id"], "data/blob.bin", tmp)
-        size = os.path.getsize(path)
-        if size != ARTIFACT_MB * 1024 * 1024 or sha256(path) != st["artifact_sha256"]:
-            fail(f"artifact differs (size {size})")
+        hist = metric_history(client, st["run_id"], key)
+        if hist != list(enumerate(values)):
+            fail(f"metric history {key} differs: {[v for _, v in hist]} != {values}")
+    size, digest = artifact_digest(client, st["run_id"], "data/blob.bin")
+    if (size, digest) != (ARTIFACT_MB << 20, st["artifact_sha256"]):
+        fail(f"artifact differs (size {size})")
     mv = client.get_model_version(st["model_name"], st["model_version"])
     if mv.status != "READY":
         fail(f"model version status {mv.status}")
-    model = mlflow.pyfunc.load_model(f"models:/{st['model_name']}/{st['model_version']}")
-    out = model.predict(pd.DataFrame({"x": [1.0, 2.0, 3.0]}))
-    if list(out["x"]) != [3.0, 4.0, 5.0]:
-        fail(f"model prediction differs: {list(out['x'])}")
+    got = predict(f"models:/{st['model_name']}/{st['model_version']}", [1.0, 2.0, 3.0])
+    if got != [3.0, 4.0, 5.0]:
+        fail(f"model prediction differs: {got}")
     print(json.dumps({"ok": True, "mode": "check", "run_id": st["run_id"],
                       "model": f"{st['model_name']}/{st['model_version']}", "status": run.info.status}))
 
 
 def smoke(url):
-    mlflow.set_tracking_uri(url)
-    client = MlflowClient(url)
+    client = connect(url)
     name = f"smoke-{uuid.uuid4().hex[:8]}"
     exp_id = client.create_experiment(name)
     run = client.create_run(exp_id)
@@ -137,18 +112,5 @@ def smoke(url):
     print(json.dumps({"ok": True, "mode": "smoke", "experiment_id": exp_id, "run_id": run.info.run_id}))
 
 
-def main(argv):
-    if len(argv) >= 3 and argv[1] == "write" and len(argv) == 4:
-        write(argv[2], argv[3])
-    elif len(argv) == 4 and argv[1] == "check":
-        check(argv[2], argv[3])
-    elif len(argv) == 3 and argv[1] == "smoke":
-        smoke(argv[2])
-    else:
-        print(__doc__, file=sys.stderr)
-        return 2
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run_mode(sys.argv, {"write": write, "check": check, "smoke": smoke}, __doc__))

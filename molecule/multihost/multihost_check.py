@@ -24,51 +24,32 @@ Prints one JSON line; exit code 0 when every check passed.
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import uuid
 
-env = os.environ
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+from checklib import expect, load_settings, public_name, seen, stock_client, wait_until  # noqa: E402
+
 if len(sys.argv) != 2:
     print(__doc__, file=sys.stderr)
     sys.exit(2)
-with open(sys.argv[1]) as settings:
-    cfg = json.load(settings)
-for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_TRACKING_URI",
-             "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
-    env.pop(name, None)
+cfg = load_settings(sys.argv[1])
 PUBLIC = cfg["CHECK_PUBLIC_URL"]
-NAME = urllib.parse.urlsplit(PUBLIC).hostname
-env.update({
-    "MLFLOW_TRACKING_USERNAME": cfg["CHECK_USER"], "MLFLOW_TRACKING_PASSWORD": cfg["CHECK_PASSWORD"],
-    # What a user sets besides user and password: the CA of the self-signed certificate.
-    "REQUESTS_CA_BUNDLE": cfg["CHECK_CA"],
-    # The client retries failed requests by itself (7 times by default): off, so that any request
-    # Nginx lets fail is counted.
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "120",
-})
-
-# Resolve the public name to the proxy host (no /etc/hosts edit on the test machine).
-_getaddrinfo = socket.getaddrinfo
-
-
-def _resolve(host, *args, **kwargs):
-    return _getaddrinfo(cfg["CHECK_PROXY_IP"] if host == NAME else host, *args, **kwargs)
-
-
-socket.getaddrinfo = _resolve
+public_name(PUBLIC, cfg["CHECK_PROXY_IP"])  # the public name resolves to the proxy host
+# What a user sets (URI, user, password, the CA of the self-signed certificate); the client
+# retries failed requests by itself (7 times by default): off, so that any request Nginx lets
+# fail is counted.
+stock_client(PUBLIC, cfg["CHECK_USER"], cfg["CHECK_PASSWORD"], cfg["CHECK_CA"],
+             MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="120")
 
 import mlflow  # noqa: E402
 import psycopg  # noqa: E402
 import urllib3  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
-from checklib import expect, seen  # noqa: E402
+from mlflowlib import connect  # noqa: E402
 
 urllib3.disable_warnings()
 CONTAINER = cfg["CHECK_CONTAINER"]
@@ -182,8 +163,7 @@ def failover(client):
     # The restarted replica serves again: wait until it is healthy and Nginx sends it requests
     # (it may keep it out for fail_timeout seconds after the failed attempts).
     deadline = time.time() + 180
-    while health() != "healthy" and time.time() < deadline:
-        time.sleep(2)
+    wait_until(lambda: health() == "healthy", deadline, 2)
     extra = 0
     while api_requests(stop_host) == after_loop[stop_host] and time.time() < deadline:
         for _ in range(10):
@@ -213,8 +193,7 @@ def failover(client):
 
 
 def main():
-    mlflow.set_tracking_uri(PUBLIC)
-    client = MlflowClient(PUBLIC)
+    client = connect(PUBLIC)
     start = served()
     runs_in_database(client)
     before_failover, end = failover(client)

@@ -31,65 +31,31 @@ import time
 import urllib.parse
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+from checklib import bucket_objects, expect, load_settings, public_name, s3_client, seen, sha256  # noqa: E402
+from checklib import stock_client, write_random  # noqa: E402
+
 ARTIFACT_MB = 50
-env = os.environ
 if len(sys.argv) != 3 or sys.argv[1] not in ("proxied", "direct"):
     print(__doc__, file=sys.stderr)
     sys.exit(2)
-with open(sys.argv[2]) as settings:
-    env.update(json.load(settings))
-# Keep the client honest: nothing it needs may come from the caller's environment by accident.
-for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_TRACKING_URI",
-             "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"):
-    env.pop(name, None)
-env["AWS_CONFIG_FILE"] = os.devnull
-env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+cfg = load_settings(sys.argv[2])
+IP = cfg["CHECK_IP"]
+PUBLIC = cfg.get("CHECK_PUBLIC_URL", "")
+NAME = public_name(PUBLIC, IP) if PUBLIC else None
+# Keep the client honest: nothing it needs may come from the caller's environment by accident,
+# not even ~/.aws. What a user sets: URI, user, password and the CA of the self-signed certificate.
+stock_client(PUBLIC, cfg["CHECK_USER"], cfg["CHECK_PASSWORD"], cfg["CHECK_CA"],
+             AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
 
-IP = env["CHECK_IP"]
-PUBLIC = env.get("CHECK_PUBLIC_URL", "")
-NAME = urllib.parse.urlsplit(PUBLIC).hostname if PUBLIC else None
-
-# Resolve the public name to the instance (no /etc/hosts edit on the test machine).
-_getaddrinfo = socket.getaddrinfo
-
-
-def _resolve(host, *args, **kwargs):
-    return _getaddrinfo(IP if NAME and host == NAME else host, *args, **kwargs)
-
-
-socket.getaddrinfo = _resolve
-
-import boto3  # noqa: E402
 import mlflow  # noqa: E402
-import mlflow.pyfunc  # noqa: E402
-import pandas as pd  # noqa: E402
 import requests  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
-from checklib import expect, seen, sha256  # noqa: E402
-
-
-
-class AddN(mlflow.pyfunc.PythonModel):
-    def __init__(self, n):
-        self.n = n
-
-    def predict(self, context, model_input, params=None):
-        return model_input + self.n
-
-
-def s3():
-    return boto3.client("s3", endpoint_url=env["CHECK_S3_ENDPOINT"], region_name="us-east-1",
-                        aws_access_key_id=env["CHECK_S3_ACCESS_KEY"],
-                        aws_secret_access_key=env["CHECK_S3_SECRET_KEY"], verify=env["CHECK_CA"])
+from mlflowlib import artifact_digest, connect, log_add_model, metric_history, predict  # noqa: E402
 
 
 def s3_objects(prefix):
-    out = {}
-    for page in s3().get_paginator("list_objects_v2").paginate(Bucket=env["CHECK_BUCKET"], Prefix=prefix):
-        for obj in page.get("Contents", []):
-            out[obj["Key"]] = obj["Size"]
-    return out
+    s3 = s3_client(cfg["CHECK_S3_ENDPOINT"], cfg["CHECK_S3_ACCESS_KEY"], cfg["CHECK_S3_SECRET_KEY"], verify=cfg["CHECK_CA"])
+    return bucket_objects(s3, cfg["CHECK_BUCKET"], prefix)
 
 
 def refused(host, port):
@@ -105,9 +71,7 @@ def log_run(exp_name, blob_mb):
     exp_id = mlflow.create_experiment(exp_name)
     with tempfile.TemporaryDirectory() as tmp:
         blob = os.path.join(tmp, "blob.bin")
-        with open(blob, "wb") as f:
-            f.write(os.urandom(blob_mb * 1024 * 1024))
-        digest = sha256(blob)
+        digest = write_random(blob, blob_mb << 20)
         with mlflow.start_run(experiment_id=exp_id) as run:
             mlflow.log_params({"alpha": "0.5", "layers": "3"})
             for step in range(5):
@@ -121,31 +85,29 @@ def log_run(exp_name, blob_mb):
 def read_back(client, run, digest, blob_mb):
     got = client.get_run(run.info.run_id)
     expect(got.data.params == {"alpha": "0.5", "layers": "3"}, f"params differ: {got.data.params}")
-    hist = sorted(client.get_metric_history(run.info.run_id, "loss"), key=lambda m: m.step)
-    expect([m.value for m in hist] == [1.0 / (s + 1) for s in range(5)], "metric history differs")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = client.download_artifacts(run.info.run_id, "data/blob.bin", tmp)
-        expect(os.path.getsize(path) == blob_mb * 1024 * 1024 and sha256(path) == digest,
-               "downloaded artifact differs")
+    expect(metric_history(client, run.info.run_id, "loss") == [(s, 1.0 / (s + 1)) for s in range(5)],
+           "metric history differs")
+    expect(artifact_digest(client, run.info.run_id, "data/blob.bin") == (blob_mb << 20, digest),
+           "downloaded artifact differs")
 
 
 def proxied():
     base = PUBLIC.rstrip("/")
-    user, password = env["CHECK_USER"], env["CHECK_PASSWORD"]
+    user, password = cfg["CHECK_USER"], cfg["CHECK_PASSWORD"]
     api = f"{base}/api/2.0/mlflow/experiments/search"
     body = {"max_results": 1}
 
     # Basic auth in front of everything but /health and /version.
-    r = requests.post(api, json=body, verify=env["CHECK_CA"], timeout=30)
+    r = requests.post(api, json=body, verify=cfg["CHECK_CA"], timeout=30)
     seen["no_credentials"] = r.status_code
     expect(r.status_code == 401, f"no credentials: {r.status_code}")
-    r = requests.post(api, json=body, auth=(user, password + "-wrong"), verify=env["CHECK_CA"], timeout=30)
+    r = requests.post(api, json=body, auth=(user, password + "-wrong"), verify=cfg["CHECK_CA"], timeout=30)
     seen["wrong_password"] = r.status_code
     expect(r.status_code == 401, f"wrong password: {r.status_code}")
-    r = requests.post(api, json=body, auth=(user, password), verify=env["CHECK_CA"], timeout=30)
+    r = requests.post(api, json=body, auth=(user, password), verify=cfg["CHECK_CA"], timeout=30)
     seen["right_password"] = r.status_code
     expect(r.status_code == 200, f"right password: {r.status_code} {r.text[:200]}")
-    r = requests.get(f"{base}/health", verify=env["CHECK_CA"], timeout=30)
+    r = requests.get(f"{base}/health", verify=cfg["CHECK_CA"], timeout=30)
     seen["health_open"] = r.status_code
     expect(r.status_code == 200 and r.text.strip() == "OK", f"/health: {r.status_code}")
     r = requests.get(f"http://{NAME}/mlflow/", allow_redirects=False, timeout=30)
@@ -157,27 +119,27 @@ def proxied():
     # forwards it) is refused by MLflow, the public one passes; so does the CORS check.
     # (TLS to the public name, its certificate checked; only the Host header is foreign)
     r = requests.post(api, json=body, auth=(user, password),
-                      headers={"Host": "evil.example"}, verify=env["CHECK_CA"], timeout=30)
+                      headers={"Host": "evil.example"}, verify=cfg["CHECK_CA"], timeout=30)
     seen["foreign_host"] = r.status_code
     expect(r.status_code == 403 and "Invalid Host header" in r.text, f"foreign Host: {r.status_code} {r.text[:100]}")
     origin = f"{urllib.parse.urlsplit(PUBLIC).scheme}://{NAME}"
     create = f"{base}/api/2.0/mlflow/experiments/create"
     r = requests.post(create, json={"name": f"cors-evil-{uuid.uuid4().hex[:6]}"}, auth=(user, password),
-                      headers={"Origin": "https://evil.example"}, verify=env["CHECK_CA"], timeout=30)
+                      headers={"Origin": "https://evil.example"}, verify=cfg["CHECK_CA"], timeout=30)
     seen["foreign_origin"] = r.status_code
     expect(r.status_code == 403, f"foreign Origin: {r.status_code}")
     r = requests.post(create, json={"name": f"cors-ok-{uuid.uuid4().hex[:6]}"}, auth=(user, password),
-                      headers={"Origin": origin}, verify=env["CHECK_CA"], timeout=30)
+                      headers={"Origin": origin}, verify=cfg["CHECK_CA"], timeout=30)
     seen["public_origin"] = r.status_code
     expect(r.status_code == 200, f"public Origin {origin}: {r.status_code} {r.text[:200]}")
 
     # The web UI under the sub-path: index, then the JS bundle it references.
-    r = requests.get(f"{base}/", auth=(user, password), verify=env["CHECK_CA"], timeout=30)
+    r = requests.get(f"{base}/", auth=(user, password), verify=cfg["CHECK_CA"], timeout=30)
     expect(r.status_code == 200 and "text/html" in r.headers.get("content-type", ""), f"UI index: {r.status_code}")
     scripts = re.findall(r'<script[^>]+src="([^"]+)"', r.text)
     expect(scripts, "UI index references no script")
     js_url = urllib.parse.urljoin(f"{base}/", scripts[0])
-    r = requests.get(js_url, auth=(user, password), verify=env["CHECK_CA"], timeout=60)
+    r = requests.get(js_url, auth=(user, password), verify=cfg["CHECK_CA"], timeout=60)
     seen["ui_js"] = {"url": js_url.replace(base, ""), "status": r.status_code,
                      "type": r.headers.get("content-type"), "bytes": len(r.content)}
     expect(r.status_code == 200 and "javascript" in r.headers.get("content-type", "") and len(r.content) > 10000,
@@ -191,17 +153,13 @@ def proxied():
 
     # MLflow advertises presigned (multipart) transfers; the URLs it signs point at the object
     # store published by Nginx (https, same name, own port), which the clients reach.
-    r = requests.get(f"{base}/api/3.0/mlflow/server-info", auth=(user, password), verify=env["CHECK_CA"], timeout=30)
+    r = requests.get(f"{base}/api/3.0/mlflow/server-info", auth=(user, password), verify=cfg["CHECK_CA"], timeout=30)
     seen["server_info_multipart"] = {k: v for k, v in r.json().items() if k.startswith("multipart")}
     expect(seen["server_info_multipart"] == {"multipart_uploads_enabled": True, "multipart_downloads_enabled": True},
            f"server-info: {seen['server_info_multipart']}")
 
-    # The real client, through the public URLs only, with what a user sets: URI, user, password
-    # and the CA of the self-signed certificate.
-    env.update({"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password,
-                "REQUESTS_CA_BUNDLE": env["CHECK_CA"]})
-    mlflow.set_tracking_uri(PUBLIC)
-    client = MlflowClient(PUBLIC)
+    # The real client, through the public URLs only, with what a user sets (stock_client above).
+    client = connect(PUBLIC)
     suffix = uuid.uuid4().hex[:8]
     run, digest, took = log_run(f"production-{suffix}", ARTIFACT_MB)
     seen["upload_50mb_s"] = round(took, 2)
@@ -210,7 +168,7 @@ def proxied():
     seen["artifact_uri"] = artifact_uri
     expect(artifact_uri.startswith("mlflow-artifacts:/"), f"proxied run has artifact_uri {artifact_uri}")
     key_part = artifact_uri.split("mlflow-artifacts:/", 1)[1].strip("/")
-    objects = s3_objects(f"{env['CHECK_PREFIX'].strip('/')}/{key_part}/data/")
+    objects = s3_objects(f"{cfg['CHECK_PREFIX'].strip('/')}/{key_part}/data/")
     seen["bucket_objects"] = objects
     expect(list(objects.values()) == [ARTIFACT_MB * 1024 * 1024], f"artifact not in the bucket: {objects}")
 
@@ -218,14 +176,14 @@ def proxied():
     # The URL must be https on the public name (no mixed content, resolvable), and serve the file
     # as an attachment without any other credential.
     r = requests.get(f"{base}/ajax-api/2.0/mlflow-artifacts/presigned/{key_part}/data/blob.bin",
-                     auth=(user, password), verify=env["CHECK_CA"], timeout=30)
+                     auth=(user, password), verify=cfg["CHECK_CA"], timeout=30)
     expect(r.status_code == 200, f"UI presigned URL: {r.status_code} {r.text[:200]}")
     url = r.json()["url"]
     seen["ui_download_url"] = url.split("?")[0]
-    expect(url.startswith(env["CHECK_S3_PUBLIC_URL"].rstrip("/") + "/"), f"UI download goes to {url.split('?')[0]}")
+    expect(url.startswith(cfg["CHECK_S3_PUBLIC_URL"].rstrip("/") + "/"), f"UI download goes to {url.split('?')[0]}")
     with tempfile.TemporaryDirectory() as tmp:
         target = os.path.join(tmp, "ui.bin")
-        with requests.get(url, verify=env["CHECK_CA"], stream=True, timeout=60) as r, open(target, "wb") as f:
+        with requests.get(url, verify=cfg["CHECK_CA"], stream=True, timeout=60) as r, open(target, "wb") as f:
             for chunk in r.iter_content(1 << 20):
                 f.write(chunk)
         seen["ui_download"] = {"status": r.status_code, "disposition": r.headers.get("content-disposition")}
@@ -234,35 +192,31 @@ def proxied():
 
     model_name = f"production-model-{suffix}"
     with mlflow.start_run(experiment_id=run.info.experiment_id):
-        info = mlflow.pyfunc.log_model(name="model", python_model=AddN(2), registered_model_name=model_name,
-                                       pip_requirements=["mlflow-skinny==" + mlflow.__version__, "pandas"])
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{info.registered_model_version}")
-    out = model.predict(pd.DataFrame({"x": [1.0, 2.0]}))
-    expect(list(out["x"]) == [3.0, 4.0], f"model prediction {list(out['x'])}")
+        info = log_add_model(2, model_name)
+    got = predict(f"models:/{model_name}/{info.registered_model_version}", [1.0, 2.0])
+    expect(got == [3.0, 4.0], f"model prediction {got}")
     seen["model"] = f"{model_name}/{info.registered_model_version}"
     print(json.dumps({"ok": True, "mode": "proxied", "run_id": run.info.run_id, "seen": seen}))
 
 
 def direct():
     url = PUBLIC
-    auth = (env["CHECK_USER"], env["CHECK_PASSWORD"])
-    env.update({"MLFLOW_TRACKING_USERNAME": auth[0], "MLFLOW_TRACKING_PASSWORD": auth[1],
-                "REQUESTS_CA_BUNDLE": env["CHECK_CA"],
-                "MLFLOW_S3_ENDPOINT_URL": env["CHECK_S3_ENDPOINT"], "AWS_ACCESS_KEY_ID": env["CHECK_S3_ACCESS_KEY"],
-                "AWS_SECRET_ACCESS_KEY": env["CHECK_S3_SECRET_KEY"], "AWS_DEFAULT_REGION": "us-east-1"})
-    mlflow.set_tracking_uri(url)
-    client = MlflowClient(url)
+    auth = (cfg["CHECK_USER"], cfg["CHECK_PASSWORD"])
+    # As docs/production.md section 8 says: the client itself writes to the object store.
+    os.environ.update({"MLFLOW_S3_ENDPOINT_URL": cfg["CHECK_S3_ENDPOINT"], "AWS_ACCESS_KEY_ID": cfg["CHECK_S3_ACCESS_KEY"],
+                       "AWS_SECRET_ACCESS_KEY": cfg["CHECK_S3_SECRET_KEY"], "AWS_DEFAULT_REGION": "us-east-1"})
+    client = connect(url)
     run, digest, took = log_run(f"direct-{uuid.uuid4().hex[:8]}", 5)
     artifact_uri = client.get_run(run.info.run_id).info.artifact_uri
     seen["artifact_uri"] = artifact_uri
-    bucket_prefix = f"s3://{env['CHECK_BUCKET']}/{env['CHECK_PREFIX'].strip('/')}/"
+    bucket_prefix = f"s3://{cfg['CHECK_BUCKET']}/{cfg['CHECK_PREFIX'].strip('/')}/"
     expect(artifact_uri.startswith(bucket_prefix), f"direct run has artifact_uri {artifact_uri}")
     read_back(client, run, digest, 5)
-    objects = s3_objects(artifact_uri[len(f"s3://{env['CHECK_BUCKET']}/"):] + "/data/")
+    objects = s3_objects(artifact_uri[len(f"s3://{cfg['CHECK_BUCKET']}/"):] + "/data/")
     seen["bucket_objects"] = objects
     expect(list(objects.values()) == [5 * 1024 * 1024], f"artifact not in the bucket: {objects}")
     # The server refuses to proxy artifacts in this mode: the client really went to S3 itself.
-    r = requests.get(f"{url.rstrip('/')}/api/2.0/mlflow-artifacts/artifacts", auth=auth, verify=env["CHECK_CA"],
+    r = requests.get(f"{url.rstrip('/')}/api/2.0/mlflow-artifacts/artifacts", auth=auth, verify=cfg["CHECK_CA"],
                      timeout=30)
     seen["proxy_endpoint"] = r.status_code
     expect(r.status_code in (404, 503), f"artifact proxy answers in direct mode: {r.status_code}")

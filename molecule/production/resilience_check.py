@@ -31,12 +31,9 @@ when every check passed.
 """
 import argparse
 import base64
-import hashlib
 import http.client
 import json
 import os
-import random
-import socket
 import ssl
 import subprocess
 import sys
@@ -60,40 +57,23 @@ parser.add_argument("--container", default="mlflow-server")
 parser.add_argument("--max-anon-growth-mib", type=int, default=256)
 args = parser.parse_args()
 
-env = os.environ
-with open(args.settings) as settings:
-    env.update(json.load(settings))
-for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_TRACKING_URI",
-             "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"):
-    env.pop(name, None)
-IP = env["CHECK_IP"]
-PUBLIC = env["CHECK_PUBLIC_URL"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+from checklib import load_settings, public_name, seen, sha256, stock_client, wait_until, write_random  # noqa: E402
+
+cfg = load_settings(args.settings)
+PUBLIC = cfg["CHECK_PUBLIC_URL"]
 BASE = PUBLIC.rstrip("/")
-NAME = urllib.parse.urlsplit(PUBLIC).hostname
-USER, PASSWORD = env["CHECK_USER"], env["CHECK_PASSWORD"]
-_getaddrinfo = socket.getaddrinfo
-
-
-def _resolve(host, *a, **kw):
-    return _getaddrinfo(IP if host == NAME else host, *a, **kw)
-
-
-socket.getaddrinfo = _resolve
+NAME = public_name(PUBLIC, cfg["CHECK_IP"])
+USER, PASSWORD, CA = cfg["CHECK_USER"], cfg["CHECK_PASSWORD"], cfg["CHECK_CA"]
 # The real client, through Nginx; each request bounded, no hidden retries (the loops here retry).
-env.update({"MLFLOW_TRACKING_USERNAME": USER, "MLFLOW_TRACKING_PASSWORD": PASSWORD,
-            "REQUESTS_CA_BUNDLE": env["CHECK_CA"], "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-            "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"})
+stock_client(PUBLIC, USER, PASSWORD, CA, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="20")
 
 import mlflow  # noqa: E402
 import requests  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
-from checklib import sha256  # noqa: E402
+from mlflowlib import artifact_digest, connect, metric_history  # noqa: E402
 
-mlflow.set_tracking_uri(PUBLIC)
-client = MlflowClient(PUBLIC)
-seen = {}
+client = connect(PUBLIC)
 PARAMS = {"alpha": "0.5", "layers": "3"}
 LOSS = [1.0 / (step + 1) for step in range(5)]
 
@@ -107,17 +87,6 @@ def done(ok, **extra):
     sys.exit(0 if ok else 1)
 
 
-def write_random(path, mib):
-    """An incompressible file written chunk by chunk (never whole in memory); returns its sha256."""
-    rng, h = random.Random(uuid.uuid4().int), hashlib.sha256()
-    with open(path, "wb") as f:
-        for _ in range(mib // 4):
-            chunk = rng.randbytes(4 << 20)
-            h.update(chunk)
-            f.write(chunk)
-    return h.hexdigest()
-
-
 def seed():
     suffix = uuid.uuid4().hex[:8]
     exp_id = client.create_experiment(f"resilience-{suffix}")
@@ -127,7 +96,7 @@ def seed():
                      metrics=[mlflow.entities.Metric("loss", v, int(time.time() * 1000), s) for s, v in enumerate(LOSS)])
     with tempfile.TemporaryDirectory() as tmp:
         blob = os.path.join(tmp, "blob.bin")
-        digest = write_random(blob, 4)
+        digest = write_random(blob, 4 << 20)
         client.log_artifact(run_id, blob, "data")
     client.set_terminated(run_id)
     model = f"resilience-model-{suffix}"
@@ -145,16 +114,14 @@ def read_back(state):
     run = client.get_run(state["run_id"])
     if run.data.params != PARAMS:
         raise Mismatch(f"params differ: {run.data.params}")
-    hist = sorted(client.get_metric_history(state["run_id"], "loss"), key=lambda m: m.step)
-    if [m.value for m in hist] != LOSS:
-        raise Mismatch(f"metric history differs: {[m.value for m in hist]}")
+    hist = metric_history(client, state["run_id"], "loss")
+    if hist != list(enumerate(LOSS)):
+        raise Mismatch(f"metric history differs: {[v for _, v in hist]}")
     runs = client.search_runs([state["experiment_id"]])
     if [r.info.run_id for r in runs] != [state["run_id"]]:
         raise Mismatch(f"search_runs: {[r.info.run_id for r in runs]}")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = client.download_artifacts(state["run_id"], "data/blob.bin", tmp)
-        if os.path.getsize(path) != state["size"] or sha256(path) != state["sha256"]:
-            raise Mismatch("downloaded artifact differs")
+    if artifact_digest(client, state["run_id"], "data/blob.bin") != (state["size"], state["sha256"]):
+        raise Mismatch("downloaded artifact differs")
     mv = client.get_model_version(state["model"], state["version"])
     if (mv.run_id, mv.source, mv.status) != (state["run_id"], state["source"], "READY"):
         raise Mismatch(f"model version differs: {mv.run_id} {mv.source} {mv.status}")
@@ -214,7 +181,7 @@ def warm():
 
     def one(_):
         return requests.get(f"{BASE}/api/2.0/mlflow/runs/get", params={"run_id": state["run_id"]}, auth=(USER, PASSWORD),
-                            verify=env["CHECK_CA"], timeout=30).status_code
+                            verify=CA, timeout=30).status_code
 
     for burst in range(1, 11):
         with ThreadPoolExecutor(16) as pool:
@@ -230,12 +197,12 @@ def warm():
 def db_down():
     with open(args.state) as f:
         state = json.load(f)
-    env["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(args.timeout))
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(args.timeout))
     # What the REST API answers (status and body), bounded by the timeout.
     t0 = time.time()
     try:
         r = requests.get(f"{BASE}/api/2.0/mlflow/runs/get", params={"run_id": state["run_id"]}, auth=(USER, PASSWORD),
-                         verify=env["CHECK_CA"], timeout=args.timeout)
+                         verify=CA, timeout=args.timeout)
         seen["http"] = {"status": r.status_code, "body": r.text[:300], "s": round(time.time() - t0, 1)}
     except requests.RequestException as exc:
         done(False, error=f"no answer within {args.timeout:.0f} s: {type(exc).__name__}: {exc}")
@@ -273,7 +240,7 @@ def too_large():
     parts = urllib.parse.urlsplit(PUBLIC)
     length = nginx_size(args.max_body) + (1 << 30)
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    kw = {"context": ssl.create_default_context(cafile=env["CHECK_CA"])} if parts.scheme == "https" else {}
+    kw = {"context": ssl.create_default_context(cafile=CA)} if parts.scheme == "https" else {}
     conn = cls(NAME, parts.port or (443 if parts.scheme == "https" else 80), timeout=30, **kw)
     t0 = time.time()
     conn.putrequest("PUT", f"{parts.path.rstrip('/')}/api/2.0/mlflow-artifacts/artifacts/too-large/blob.bin")
@@ -337,9 +304,7 @@ class Sampler:
         return len(self.samples)
 
     def wait_samples(self, n, timeout=10):
-        deadline = time.time() + timeout
-        while len(self.samples) < n and time.time() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: len(self.samples) >= n, time.time() + timeout, 0.1)
 
     def stop(self):
         subprocess.run(["docker", "exec", self.instance, "touch", self.stop_file], check=False, timeout=30)
@@ -372,14 +337,14 @@ def large():
     try:
         path = os.path.join(workdir, "large.bin")
         t0 = time.time()
-        digest = write_random(path, mib)
+        digest = write_random(path, mib << 20)
         seen["generate_s"] = round(time.time() - t0, 1)
         sampler.wait_samples(4)
         idle = sampler.peak(0)
         seen["cgroup"] = sampler.cgroup
         seen["idle"] = idle
         exp_id = client.create_experiment(f"large-{uuid.uuid4().hex[:8]}")
-        env["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(args.timeout))
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(args.timeout))
         with mlflow.start_run(experiment_id=exp_id) as run:
             mark = sampler.mark()
             t0 = time.time()

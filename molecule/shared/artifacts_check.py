@@ -18,15 +18,15 @@ and to a tampered signature.
 Prints one JSON line; exit code 0 when every check passed.
 """
 import argparse
-import hashlib
-import json
 import os
-import socket
 import sys
 import tempfile
 import time
-import urllib.parse
 import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checklib import finish, load_settings, public_name, s3_client, seen, sha256, stock_client  # noqa: E402
+from checklib import write_random  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("settings")
@@ -35,61 +35,21 @@ parser.add_argument("--workdir", default=None)
 parser.add_argument("--private", action="store_true")
 args = parser.parse_args()
 
-with open(args.settings) as f:
-    settings = json.load(f)
-# A stock client: nothing from the caller's environment, only what a user sets.
-for name in list(os.environ):
-    if name.startswith(("MLFLOW_", "AWS_")) or name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
-        del os.environ[name]
-os.environ.update({
-    "MLFLOW_TRACKING_URI": settings["CHECK_PUBLIC_URL"],
-    "MLFLOW_TRACKING_USERNAME": settings["CHECK_USER"],
-    "MLFLOW_TRACKING_PASSWORD": settings["CHECK_PASSWORD"],
-})
-if settings.get("CHECK_CA"):
-    os.environ["REQUESTS_CA_BUNDLE"] = settings["CHECK_CA"]
-
-# The public name resolves to the instance in this process (no /etc/hosts edit on the test machine).
-NAME = urllib.parse.urlsplit(settings["CHECK_PUBLIC_URL"]).hostname
-_getaddrinfo = socket.getaddrinfo
-
-
-def _resolve(host, *a, **kw):
-    return _getaddrinfo(settings["CHECK_IP"] if host == NAME else host, *a, **kw)
-
-
-socket.getaddrinfo = _resolve
+settings = load_settings(args.settings)
+# A stock client: nothing from the caller's environment, only what a user sets; the public name
+# resolves to the instance in this process.
+stock_client(settings["CHECK_PUBLIC_URL"], settings["CHECK_USER"], settings["CHECK_PASSWORD"], settings.get("CHECK_CA"))
+public_name(settings["CHECK_PUBLIC_URL"], settings.get("CHECK_IP"))
 
 import mlflow  # noqa: E402
 import requests  # noqa: E402
-from checklib import seen, sha256  # noqa: E402 (this folder is on sys.path: the script's own)
 
 seen["client"] = mlflow.__version__
-
-
-def finish(ok, error=None):
-    out = {"ok": ok, "seen": seen}
-    if error:
-        out["error"] = error
-    print(json.dumps(out))
-    sys.exit(0 if ok else 1)
 
 
 def parse_size(text):
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
-
-
-def write_random(path, size):
-    digest = hashlib.sha256()
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            chunk = os.urandom(min(left, 8 << 20))
-            digest.update(chunk)
-            f.write(chunk)
-            left -= len(chunk)
-    return digest.hexdigest()
 
 
 def server_info():
@@ -142,15 +102,13 @@ def sizes():
 
 
 def private():
-    import boto3
     from botocore.config import Config
 
     base = settings["CHECK_S3_PUBLIC_URL"].rstrip("/")
     bucket = settings["CHECK_BUCKET"]
-    s3 = boto3.client("s3", endpoint_url=base, region_name="us-east-1", verify=settings.get("CHECK_CA") or True,
-                      aws_access_key_id=settings["CHECK_S3_ACCESS_KEY"],
-                      aws_secret_access_key=settings["CHECK_S3_SECRET_KEY"],
-                      config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    s3 = s3_client(base, settings["CHECK_S3_ACCESS_KEY"], settings["CHECK_S3_SECRET_KEY"],
+                   verify=settings.get("CHECK_CA") or True,
+                   config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
     key = f"private-check/{uuid.uuid4().hex}.txt"
     s3.put_object(Bucket=bucket, Key=key, Body=b"private")
     verify = settings.get("CHECK_CA") or True

@@ -34,7 +34,6 @@ else is what a user's browser does.
 Prints one JSON line; exit code 0 when every check passed.
 """
 import argparse
-import json
 import os
 import random
 import socket
@@ -44,6 +43,9 @@ import threading
 import time
 import urllib.parse
 import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checklib import finish, load_settings, map_host, seen, stock_client  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("settings")
@@ -56,11 +58,7 @@ parser.add_argument("--via-localhost", action="store_true",
                     help="reach the server as a user on its own machine does: through http://127.0.0.1:PORT "
                          "(a TCP relay in this process to the settings' URL)")
 args = parser.parse_args()
-with open(args.settings) as f:
-    cfg = json.load(f)
-for name in list(os.environ):
-    if name.startswith(("MLFLOW_", "AWS_")) or name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
-        del os.environ[name]
+cfg = load_settings(args.settings)
 PUBLIC = cfg["CHECK_PUBLIC_URL"]
 
 
@@ -114,16 +112,9 @@ HTTPS = SPLIT.scheme == "https"
 AUTH = not args.no_auth and bool(cfg.get("CHECK_USER")) and bool(cfg.get("CHECK_PASSWORD"))
 EXPECT = args.expect_download_from or ("presigned" if cfg.get("CHECK_S3_PUBLIC_URL") else "tracking")
 S3_PUBLIC = (cfg.get("CHECK_S3_PUBLIC_URL") or "").rstrip("/")
-os.environ["MLFLOW_TRACKING_URI"] = PUBLIC
-if AUTH:
-    os.environ.update({"MLFLOW_TRACKING_USERNAME": cfg["CHECK_USER"],
-                       "MLFLOW_TRACKING_PASSWORD": cfg["CHECK_PASSWORD"]})
-if HTTPS and cfg.get("CHECK_CA"):
-    os.environ["REQUESTS_CA_BUNDLE"] = cfg["CHECK_CA"]
-RESOLVE = cfg.get("CHECK_IP") and cfg["CHECK_IP"] != NAME
-if RESOLVE:
-    _getaddrinfo = socket.getaddrinfo
-    socket.getaddrinfo = lambda host, *a, **kw: _getaddrinfo(cfg["CHECK_IP"] if host == NAME else host, *a, **kw)
+stock_client(PUBLIC, cfg["CHECK_USER"] if AUTH else None, cfg["CHECK_PASSWORD"] if AUTH else None,
+             cfg.get("CHECK_CA") if HTTPS else None)
+RESOLVE = map_host(NAME, cfg.get("CHECK_IP"))
 
 import mlflow  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
@@ -131,7 +122,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 TIMEOUT = 60000  # ms per wait: only a failing check waits this long
 AUTH_PROBE = "/ajax-api/2.0/mlflow/users/current"  # MLflow's probe of its auth app: 404 without it
 ALLOWED_ERRORS = (AUTH_PROBE,)
-seen = {"auth": AUTH, "https": HTTPS, "expect_download_from": EXPECT, "seconds": {}}
+seen.update({"auth": AUTH, "https": HTTPS, "expect_download_from": EXPECT, "seconds": {}})
 problems = []
 failed, console_errors, console_allowed, current = [], [], [], ["start"]
 TAG = uuid.uuid4().hex[:8]
@@ -154,11 +145,6 @@ def shoot(page, label):
         seen.setdefault("screenshots", []).append(shot)
     except Exception as exc:  # noqa: BLE001 - the check's own error matters more
         seen.setdefault("screenshots", []).append(f"{label}: no screenshot: {exc}")
-
-
-def finish(ok, error=None):
-    print(json.dumps({"ok": ok, "seen": seen, **({"error": error} if error else {})}))
-    sys.exit(0 if ok else 1)
 
 
 def step(page, label, what, fn):

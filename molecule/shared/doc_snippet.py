@@ -27,23 +27,25 @@ import json
 import os
 import re
 import shlex
-import socket
+import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-RESOLVER = textwrap.dedent('''\
-    # written by molecule/shared/doc_snippet.py: the stage's public name -> the instance
-    import os
-    import socket
-    _name, _ip = os.environ["DOC_SNIPPET_RESOLVE"].split("=", 1)
-    _getaddrinfo = socket.getaddrinfo
-    socket.getaddrinfo = lambda host, *a, **kw: _getaddrinfo(_ip if host == _name else host, *a, **kw)
-''')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checklib  # noqa: E402
+from checklib import CALLER_ENV_NAMES, CALLER_ENV_PREFIXES, load_settings, map_host  # noqa: E402
+
+# The sitecustomize of the snippet's Python processes, beside a copy of checklib.py.
+RESOLVER = '''\
+# written by molecule/shared/doc_snippet.py: the stage's public name -> the instance
+import os
+from checklib import map_host
+map_host(*os.environ["DOC_SNIPPET_RESOLVE"].split("=", 1))
+'''
 
 
 class DocMismatch(Exception):
@@ -126,7 +128,7 @@ def main(argv=None):
     ap.add_argument("--experiment", required=True)
     args = ap.parse_args(argv)
 
-    settings = json.loads(Path(args.settings).read_text(encoding="utf-8"))
+    settings = load_settings(args.settings)
     values = parse_sets(args.sets, settings)
     secrets = [str(v) for k, v in settings.items() if re.search("PASSWORD|SECRET", k)]
     try:
@@ -136,18 +138,17 @@ def main(argv=None):
         return 2
 
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MLFLOW_", "AWS_")) and k not in ("REQUESTS_CA_BUNDLE", "PYTHONPATH")}
+           if not k.startswith(CALLER_ENV_PREFIXES) and k not in CALLER_ENV_NAMES and k != "PYTHONPATH"}
     env["PATH"] = f"{Path(args.python).parent}{os.pathsep}{env.get('PATH', '')}"
     with tempfile.TemporaryDirectory(prefix="doc-snippet-") as work:
         name = urlparse(settings.get("CHECK_PUBLIC_URL", "")).hostname
-        if settings.get("CHECK_IP") and name and name != settings["CHECK_IP"]:
+        if map_host(name, settings.get("CHECK_IP")):
             site = Path(work, ".site")
             site.mkdir()
             (site / "sitecustomize.py").write_text(RESOLVER, encoding="utf-8")
+            shutil.copy(checklib.__file__, site / "checklib.py")
             env["PYTHONPATH"] = str(site)
             env["DOC_SNIPPET_RESOLVE"] = f"{name}={settings['CHECK_IP']}"
-            _getaddrinfo = socket.getaddrinfo
-            socket.getaddrinfo = lambda host, *a, **kw: _getaddrinfo(settings["CHECK_IP"] if host == name else host, *a, **kw)
         started_ms = int(time.time() * 1000) - 1000
         proc = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", block], cwd=work, env=env,
                               capture_output=True, text=True, timeout=600, check=False)

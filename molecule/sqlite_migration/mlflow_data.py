@@ -13,14 +13,15 @@
                                             and model version must be creatable (sequences)
 Prints one JSON line; exit 0 when everything passed.
 """
-import hashlib
 import json
 import math
 import os
-import socket
 import sys
 import tempfile
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+from checklib import map_host, run_mode, sha256  # noqa: E402
 
 # The production stage is read as its users read it: through Nginx at the public URL, with
 # basic auth (MLFLOW_TRACKING_USERNAME/PASSWORD), the proxy's certificate (REQUESTS_CA_BUNDLE)
@@ -28,27 +29,16 @@ import uuid
 # presigned transfers start at MLflow's multipart threshold). The public name resolves to the
 # instance in this process only: MIGRATION_RESOLVE=name=address.
 if os.environ.get("MIGRATION_RESOLVE"):
-    _name, _address = os.environ["MIGRATION_RESOLVE"].split("=", 1)
-    _getaddrinfo = socket.getaddrinfo
-    socket.getaddrinfo = lambda host, *a, **kw: _getaddrinfo(_address if host == _name else host, *a, **kw)
+    map_host(*os.environ["MIGRATION_RESOLVE"].split("=", 1))
 
 import mlflow  # noqa: E402
-import mlflow.pyfunc  # noqa: E402
 import pandas as pd  # noqa: E402
 from google.protobuf.json_format import MessageToDict  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import ViewType  # noqa: E402
+from mlflowlib import connect, log_add_model, predict  # noqa: E402
 
 MODEL = "mig-model"
 CUSTOM_ROOT = "/mlflow/data/custom-root"  # a location outside mlflow-artifacts: (the role rewrites it)
-
-
-class AddN(mlflow.pyfunc.PythonModel):
-    def __init__(self, n):
-        self.n = n
-
-    def predict(self, context, model_input, params=None):
-        return model_input + self.n
 
 
 def proto(entity):
@@ -60,23 +50,19 @@ def tree_digests(root):
     for dirpath, _, files in os.walk(root):
         for name in files:
             path = os.path.join(dirpath, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
+            out[os.path.relpath(path, root)] = sha256(path)
     return dict(sorted(out.items()))
 
 
 def log_model(version_hint, run_name, experiment_id):
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.log_param("n", str(version_hint))
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=AddN(version_hint), registered_model_name=MODEL,
-            pip_requirements=["mlflow-skinny==" + mlflow.__version__, "pandas"])
+        info = log_add_model(version_hint, MODEL)
     return run.info.run_id, info
 
 
 def populate(url, state_path):
-    mlflow.set_tracking_uri(url)
-    client = MlflowClient(url)
+    client = connect(url)
     alpha = client.create_experiment("mig-alpha", tags={"team": "a", "purpose": "migration test"})
     beta = client.create_experiment("mig-beta")
     custom = client.create_experiment("mig-custom-root", artifact_location=CUSTOM_ROOT)
@@ -105,9 +91,7 @@ def populate(url, state_path):
         mlflow.log_input(mlflow.data.from_pandas(df.head(2), name="toy-eval", targets="y"), context="eval")
         with mlflow.start_run(experiment_id=alpha, run_name="child", nested=True):
             mlflow.log_metric("child_metric", 1.5)
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=AddN(1), registered_model_name=MODEL,
-            pip_requirements=["mlflow-skinny==" + mlflow.__version__, "pandas"])
+        info = log_add_model(1, MODEL)
         mlflow.log_metric("model_metric", 0.9, model_id=info.model_id)
     failed = client.create_run(alpha, run_name="failed")
     client.log_batch(failed.info.run_id, metrics=[], params=[], tags=[])
@@ -172,8 +156,7 @@ def download(fn, tmp, errors, what):
 
 
 def snapshot(url, out):
-    mlflow.set_tracking_uri(url)
-    client = MlflowClient(url)
+    client = connect(url)
     snap = {"experiments": [], "runs": [], "registered_models": [], "model_versions": [],
             "logged_models": [], "traces": []}
     errors = []
@@ -257,7 +240,7 @@ def normalize(value):
     return value
 
 
-def compare(before, after, rewrites):
+def compare(before, after, *rewrites):
     with open(before) as f:
         text = f.read()
     for rule in rewrites:
@@ -277,8 +260,7 @@ def compare(before, after, rewrites):
 def extend(url, state_path):
     with open(state_path) as f:
         st = json.load(f)
-    mlflow.set_tracking_uri(url)
-    client = MlflowClient(url)
+    client = connect(url)
     before_ids = [int(e.experiment_id) for e in client.search_experiments(view_type=ViewType.ALL)]
     versions_before = [int(v.version) for v in client.search_model_versions(f"name='{MODEL}'")]
     new_exp = client.create_experiment(f"after-migration-{uuid.uuid4().hex[:6]}")
@@ -299,26 +281,11 @@ def extend(url, state_path):
     mv = int(info.registered_model_version)
     if mv != max(versions_before) + 1:
         raise SystemExit(json.dumps({"ok": False, "error": f"new model version {mv}, expected {max(versions_before) + 1}"}))
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
-    pred = list(model.predict(pd.DataFrame({"x": [1.0]}))["x"])
+    pred = predict(f"models:/{MODEL}@champion", [1.0])
     print(json.dumps({"ok": True, "mode": "extend", "experiment_id": new_exp, "run_id": run_id,
                       "model_version": mv, "champion_prediction": pred, "custom_run_files": custom_files}))
 
 
-def main(argv):
-    if len(argv) == 4 and argv[1] == "populate":
-        populate(argv[2], argv[3])
-    elif len(argv) == 4 and argv[1] == "snapshot":
-        snapshot(argv[2], argv[3])
-    elif len(argv) >= 4 and argv[1] == "compare":
-        return compare(argv[2], argv[3], argv[4:])
-    elif len(argv) == 4 and argv[1] == "extend":
-        extend(argv[2], argv[3])
-    else:
-        print(__doc__, file=sys.stderr)
-        return 2
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run_mode(sys.argv, {"populate": populate, "snapshot": snapshot, "compare": compare, "extend": extend},
+                      __doc__))

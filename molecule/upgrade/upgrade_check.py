@@ -25,52 +25,33 @@ CHECK_BUCKET (to look into the bucket), CHECK_CA (the proxy's certificate). Prin
 """
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
-import urllib.parse
 
-env = os.environ
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+from checklib import bucket_objects, expect, fail, load_settings, public_name, s3_client, seen, sha256  # noqa: E402
+from checklib import stock_client  # noqa: E402
+
 if len(sys.argv) < 3:
     print(__doc__, file=sys.stderr)
     sys.exit(2)
 MODE = sys.argv[1]
-with open(sys.argv[2]) as settings:
-    env.update(json.load(settings))
-for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_TRACKING_URI",
-             "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
-    env.pop(name, None)
-IP = env["CHECK_IP"]
-PUBLIC = env["CHECK_PUBLIC_URL"].rstrip("/")
-NAME = urllib.parse.urlsplit(PUBLIC).hostname
-_getaddrinfo = socket.getaddrinfo
-
-
-def _resolve(host, *args, **kwargs):
-    return _getaddrinfo(IP if host == NAME else host, *args, **kwargs)
-
-
-socket.getaddrinfo = _resolve
-env["MLFLOW_TRACKING_URI"] = PUBLIC
-env["MLFLOW_TRACKING_USERNAME"] = env["CHECK_USER"]
-env["MLFLOW_TRACKING_PASSWORD"] = env["CHECK_PASSWORD"]
+cfg = load_settings(sys.argv[2])
+PUBLIC = cfg["CHECK_PUBLIC_URL"].rstrip("/")
+public_name(PUBLIC, cfg["CHECK_IP"])
 # A stock client: URI, user, password and the CA of the proxy's self-signed certificate, nothing
 # else (this stage runs with mlflow_artifacts_presigned: false, so Nginx tells clients that the
 # server has no multipart transfers). The poller alone must not retry: it measures the downtime.
-CA = env["CHECK_CA"]
-env["REQUESTS_CA_BUNDLE"] = CA
-if MODE == "poll":
-    env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+CA = cfg["CHECK_CA"]
+stock_client(PUBLIC, cfg["CHECK_USER"], cfg["CHECK_PASSWORD"], CA,
+             **({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"} if MODE == "poll" else {}))
 
 import requests  # noqa: E402
 import urllib3  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
-from checklib import expect, fail, seen, sha256  # noqa: E402
-
 urllib3.disable_warnings()
-AUTH = (env["CHECK_USER"], env["CHECK_PASSWORD"])
+AUTH = (cfg["CHECK_USER"], cfg["CHECK_PASSWORD"])
 EXPERIMENTS = ["upgrade-a", "upgrade-b"]
 MODEL = "upgrade-model"
 
@@ -134,14 +115,12 @@ def snapshot(c):
     return json.loads(json.dumps(out))  # as it is saved (tuples become lists)
 
 
-def bucket_objects():
-    import boto3
-    s3 = boto3.client("s3", endpoint_url=env["CHECK_S3_ENDPOINT"], region_name="us-east-1",
-                      aws_access_key_id=env["CHECK_S3_ACCESS_KEY"], aws_secret_access_key=env["CHECK_S3_SECRET_KEY"])
-    keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=env["CHECK_BUCKET"]):
-        keys.extend(obj["Key"] for obj in page.get("Contents", []))
-    return keys
+def s3():
+    return s3_client(cfg["CHECK_S3_ENDPOINT"], cfg["CHECK_S3_ACCESS_KEY"], cfg["CHECK_S3_SECRET_KEY"])
+
+
+def bucket_keys():
+    return list(bucket_objects(s3(), cfg["CHECK_BUCKET"]))
 
 
 def load(state):
@@ -258,7 +237,7 @@ def main():
             fail("the run written after the upgrade is still there after the rollback")
     elif MODE == "delete":
         data = load(state)
-        keys = bucket_objects()
+        keys = bucket_keys()
         doomed = [k for k in keys if f"/{data['doomed']}/" in k]
         expect(len(doomed) > 0, "the run to delete has no objects in the bucket")
         c.delete_run(data["doomed"])
@@ -273,7 +252,7 @@ def main():
             seen["doomed_run"] = type(exc).__name__
         else:
             fail("the deleted run is still in the database after mlflow gc")
-        keys = bucket_objects()
+        keys = bucket_keys()
         expect([k for k in keys if f"/{data['doomed']}/" in k] == [], "objects of the deleted run are still in the bucket")
         expected = sorted(set(data["objects_before_gc"]) - set(data["doomed_objects"]))
         expect(sorted(keys) == expected, f"other objects changed: {sorted(set(keys) ^ set(expected))[:5]}")
@@ -286,13 +265,10 @@ def main():
         save(state, data)
         seen["objects"], seen["removed"] = len(keys), len(data["doomed_objects"])
     elif MODE == "wipe":
-        import boto3
-        s3 = boto3.client("s3", endpoint_url=env["CHECK_S3_ENDPOINT"], region_name="us-east-1",
-                          aws_access_key_id=env["CHECK_S3_ACCESS_KEY"], aws_secret_access_key=env["CHECK_S3_SECRET_KEY"])
-        keys = bucket_objects()
+        store, keys = s3(), bucket_keys()
         for k in keys:
-            s3.delete_object(Bucket=env["CHECK_BUCKET"], Key=k)
-        expect(bucket_objects() == [], "the bucket is not empty after the wipe")
+            store.delete_object(Bucket=cfg["CHECK_BUCKET"], Key=k)
+        expect(bucket_keys() == [], "the bucket is not empty after the wipe")
         seen["deleted"] = len(keys)
     else:
         fail(f"unknown mode {MODE}")
