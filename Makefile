@@ -64,8 +64,14 @@ images: prereqs ## Build the local images the tests use (images/*, from Debian p
 collection-link:
 	@scripts/link-collection.sh
 
+# What `make local` needs on the machine: a Docker engine (started, or installed as root), not
+# the test suite's host packages (prereqs), so that a user in the docker group can run it.
+.PHONY: docker-engine
+docker-engine: ## Start a Docker engine if none answers (installs Debian's docker.io when run as root)
+	@scripts/ensure-docker.sh
+
 .PHONY: local
-local: venv prereqs collection-link ## Deploy the local stage (MLflow + SQLite in a container) and print its URL
+local: venv docker-engine collection-link ## Deploy the local stage (MLflow + SQLite in a container) and print its URL
 	@base="$(MLFLOW_BASE_IMAGE)"; \
 	if [[ "$$base" == auto ]]; then \
 	  if docker image inspect python:3.11-slim >/dev/null 2>&1 || docker pull -q python:3.11-slim >/dev/null 2>&1; then \
