@@ -7,7 +7,9 @@
 
 For every role under roles/ with meta/argument_specs.yml, the options of the `main` entry point
 become a Markdown table (Variable, Type, Default, Description) between the markers BEGIN and END
-below in the role's README.md; the text around the markers is left alone. The spec is the source
+below in the role's README.md; the text around the markers is left alone. The other entry points
+share main's options (YAML aliases, resolved by the loader); an internal role without main (roles/common)
+gets the table of its one entry point. The spec is the source
 of truth: change a description there and run --write. Make's `lint` target runs --check.
 """
 from __future__ import annotations
@@ -148,7 +150,10 @@ def render_table(options: dict) -> str:
 
 def role_options(role: Path) -> dict:
     specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
-    return ((specs or {}).get("argument_specs") or {}).get("main", {}).get("options") or {}
+    entries = (specs or {}).get("argument_specs") or {}
+    # main; an internal role has no main, only the entry point other roles import
+    entry = entries.get("main") or (next(iter(entries.values())) if len(entries) == 1 else {})
+    return (entry or {}).get("options") or {}
 
 
 def rewrite(readme: str, table: str) -> str | None:

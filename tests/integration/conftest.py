@@ -4,8 +4,11 @@
 SAFETY: these tests run on the CI machine itself. Every run is `ansible-playbook --check
 --tags <role>_preflight` against `localhost` (connection local): check mode changes nothing, and
 the tag keeps everything after the role's preflight from running at all (the argument-spec
-validation is tagged `always` by Ansible and still runs). Ansible's temporary files go to a
-pytest temporary directory; no ansible.cfg of the machine or the user is read.
+validation is tagged `always` by Ansible and still runs). test_preflight_tags.py passes a later
+tag of the role instead, with a value the preflight refuses: the run stops in the preflight,
+which carries every tag of its role, before a task of that tag starts (and check mode still
+changes nothing). Ansible's temporary files go to a pytest temporary directory; no ansible.cfg
+of the machine or the user is read.
 
 The whole directory is skipped when ansible-playbook is not installed.
 """
@@ -217,11 +220,12 @@ def ansible_env(ansible_home: Path, drop: tuple[str, ...] = ("ANSIBLE_",)) -> di
 
 @pytest.fixture(scope="session")
 def run_role(ansible_home):
-    """run_role(role, vars, workdir[, play]) -> PlaybookRun: the role in check mode, preflight only.
+    """run_role(role, vars, workdir[, play][, tags]) -> PlaybookRun: the role in check mode, preflight only.
 
-    play: the playbook's text ({role} is replaced), PLAY (the role once) by default."""
+    play: the playbook's text ({role} is replaced), PLAY (the role once) by default.
+    tags: --tags, <role>_preflight by default."""
 
-    def _run(role: str, variables: dict, workdir: Path, play: str = PLAY) -> PlaybookRun:
+    def _run(role: str, variables: dict, workdir: Path, play: str = PLAY, tags: str = "") -> PlaybookRun:
         playbook = workdir / "play.yml"
         playbook.write_text(play.replace("{role}", role))
         vars_file = workdir / "vars.json"
@@ -236,7 +240,7 @@ def run_role(ansible_home):
         })
         command = [
             ANSIBLE_PLAYBOOK, "-i", str(ansible_home / "inventory.yml"), str(playbook),
-            "--check", "--tags", f"{role}_preflight", "-e", f"@{vars_file}",
+            "--check", "--tags", tags or f"{role}_preflight", "-e", f"@{vars_file}",
         ]
         proc = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=180, check=False)
         return _parse(role, proc.returncode, proc.stdout, proc.stderr)

@@ -164,6 +164,24 @@ def test_write_is_idempotent(role_docs, tmp_path, capsys):
     assert role_docs.main(["--check", "--root", str(tmp_path)]) == 0
 
 
+def test_entry_points_sharing_main_by_alias(role_docs, tmp_path):
+    """Entry points reuse main's options with a YAML alias: the table is main's, once."""
+    readme = make_role(tmp_path, readme_with(role_docs, TABLE))
+    spec = readme.parent / "meta" / "argument_specs.yml"
+    text = spec.read_text().replace("    options:\n", "    options: &main_options\n", 1)
+    spec.write_text(text + "  preflight:\n    short_description: Checks.\n    options: *main_options\n")
+    assert role_docs.role_options(readme.parent) == role_docs.yaml.safe_load(SPEC)["argument_specs"]["main"]["options"]
+    assert role_docs.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def test_internal_role_without_main(role_docs, tmp_path):
+    """A role with no main entry point (roles/common) documents its one entry point."""
+    readme = make_role(tmp_path, readme_with(role_docs, TABLE))
+    spec = readme.parent / "meta" / "argument_specs.yml"
+    spec.write_text(spec.read_text().replace("  main:\n", "  container_store:\n", 1))
+    assert role_docs.main(["--check", "--root", str(tmp_path)]) == 0
+
+
 def test_shipped_readmes_are_in_sync(role_docs, capsys):
     roles = role_docs.roles(ROOT)
     assert {r.name for r in roles} >= {"docker", "postgres", "minio", "mlflow_server", "nginx_proxy",

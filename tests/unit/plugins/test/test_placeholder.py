@@ -103,7 +103,7 @@ def test_documentation_parses():
 
 
 # ------------------------------------------------------------------ one rule, used by every role
-ROLES_WITH_SECRETS = ["postgres", "minio", "mlflow_server", "nginx_proxy", "sqlite_migration"]
+ROLES_WITH_SECRETS = ["postgres", "minio", "mlflow_server", "nginx_proxy", "sqlite_migration", "mlflow_backup"]
 
 
 def _role_text(role):
