@@ -13,37 +13,11 @@ import pytest
 
 from test_bad_input import BASELINES
 
-PLAYS = """\
-- name: First call
+PLAY = """\
+- name: {name}
   hosts: localhost
   gather_facts: false
-  tasks:
-    - name: Run the checks
-      ansible.builtin.include_role:
-        name: mlops.mlflow.{role}
-        tasks_from: {entry}
-        apply:
-          tags: [always]
-      tags: [always]
-
-- name: Same settings again
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Run the checks
-      ansible.builtin.include_role:
-        name: mlops.mlflow.{role}
-        tasks_from: {entry}
-        apply:
-          tags: [always]
-      tags: [always]
-
-- name: One setting changed in the play
-  hosts: localhost
-  gather_facts: false
-  vars:
-    {bad_var}: {bad_value}
-  tasks:
+{vars}  tasks:
     - name: Run the checks
       ansible.builtin.include_role:
         name: mlops.mlflow.{role}
@@ -52,6 +26,18 @@ PLAYS = """\
           tags: [always]
       tags: [always]
 """
+
+
+def _play(name: str, play_vars: str = "") -> str:
+    """One play that calls the entry point ({role}, {entry} and {bad_*} are filled in later)."""
+    return PLAY.replace("{name}", name).replace("{vars}", play_vars)
+
+
+PLAYS = "\n".join([
+    _play("First call"),
+    _play("Same settings again"),
+    _play("One setting changed in the play", "  vars:\n    {bad_var}: {bad_value}\n"),
+])
 
 CASES = [
     # role, entry point, the check task, a bad value for the third play

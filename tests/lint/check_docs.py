@@ -15,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from _common import ROOT, report
+
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCE = re.compile(r"^(```|~~~)")
 MAKE = re.compile(r"(?<![\w/.-])make\s+([a-z][a-z0-9_-]*)")
@@ -89,10 +90,7 @@ def main() -> int:
         problems += check_links(md)
         if name in ("README.md", "CONTRIBUTING.md") or name.startswith("docs/"):
             problems += check_make(md, targets)
-    for problem in problems:
-        print(problem)
-    print(f"check_docs: {len(files)} Markdown files, {len(problems)} problem(s)")
-    return 1 if problems else 0
+    return report(problems, f"check_docs: {len(files)} Markdown files, {len(problems)} problem(s)")
 
 
 if __name__ == "__main__":

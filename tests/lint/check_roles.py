@@ -30,7 +30,7 @@ import sys
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from _common import ROOT, report
 
 
 def argument_specs(role: pathlib.Path) -> dict:
@@ -227,10 +227,7 @@ def main() -> int:
         problems.extend(preflight_tag_problems(role))
         problems.extend(handler_problems(role))
     problems.extend(entry_point_problems(roles))
-    for line in problems:
-        print(line)
-    print(f"checked {len(roles)} roles: {len(problems)} problems")
-    return 1 if problems else 0
+    return report(problems, f"checked {len(roles)} roles: {len(problems)} problems")
 
 
 if __name__ == "__main__":

@@ -10,16 +10,15 @@ a key that is added, dropped or reordered fails the test. Every other variable m
 """
 from __future__ import annotations
 
-import functools
 import itertools
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
 
 from ansible_collections.mlops.mlflow.plugins.filter.minio import FilterModule
+from ansible_collections.mlops.mlflow.tests.unit.plugins.filter.equivalence import filter_templar, load, render, typed
+
+_typed = typed  # test_sqlite_migration.py imports the comparison from here
 
 REPO = Path(__file__).resolve().parents[4]
 ROLE = REPO / "roles" / "minio"
@@ -47,15 +46,7 @@ OTHER = {
     "minio_data_dir": "/srv/s3-data",
 }
 
-LOADER = DataLoader()
-
-
-def _load(path):
-    # always trusted: the loader caches a file as first loaded
-    return LOADER.load_from_file(str(path), trusted_as_template=True)
-
-
-DEFAULTS = _load(ROLE / "defaults" / "main.yml")
+DEFAULTS = load(ROLE / "defaults" / "main.yml")
 
 
 def _grid():
@@ -92,53 +83,20 @@ ODD = [
 ]
 
 
-def _typed(value):
-    """The value with its (untagged) type at every level, dict order included."""
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, int):
-        return ("int", int(value))
-    if isinstance(value, float):
-        return ("float", float(value))
-    if isinstance(value, str):
-        return ("str", str(value))
-    if value is None:
-        return ("none", None)
-    if isinstance(value, Mapping):
-        return ("dict", tuple((_typed(k), _typed(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple)):
-        return ("list" if isinstance(value, list) else "tuple", tuple(_typed(v) for v in value))
-    raise TypeError("unexpected %s in a rendered value: %r" % (type(value).__name__, value))
-
-
-def _recording(func, returned):
-    @functools.wraps(func)
-    def call(*args, **kwargs):
-        returned[func.__name__] = result = func(*args, **kwargs)
-        return result
-
-    return call
-
-
 def _render(vars_file, inputs, returned=None):
     """The computed variables rendered over the role's defaults, the vars file, secrets and the
-    inputs; `returned` receives what each filter returned, before Ansible saw it."""
+    inputs; `returned` receives what each filter call returned, before Ansible saw it."""
     variables = dict(DEFAULTS)
-    variables.update(_load(vars_file))
+    variables.update(load(vars_file))
     variables.update(SECRETS)
     variables.update(inputs)
-    templar = Templar(LOADER, variables=variables)
-    # The collection's filters, wrapped as Ansible wraps a collection's filter plugins (their
-    # arguments templated the same way); Templar.environment is the deprecated public alias.
-    filters = templar._engine.environment.filters
-    for name, func in FilterModule().filters().items():
-        filters["mlops.mlflow." + name] = _recording(func, {} if returned is None else returned)
-    return {name: templar.template(trust_as_template("{{ %s }}" % name)) for name in COMPUTED}
+    templar = filter_templar(variables, FilterModule().filters(), returned)
+    return {name: render(templar, name) for name in COMPUTED}
 
 
 def test_the_fixture_is_the_old_file_and_only_the_computed_values_changed():
-    before = _load(BEFORE)
-    after = _load(ROLE / "vars" / "main.yml")
+    before = load(BEFORE)
+    after = load(ROLE / "vars" / "main.yml")
     assert "_minio_engines" in before and "mlops.mlflow" not in BEFORE.read_text()
     assert set(before) - set(after) == DROPPED
     assert set(after) == set(before) - DROPPED
@@ -146,7 +104,7 @@ def test_the_fixture_is_the_old_file_and_only_the_computed_values_changed():
         if name in COMPUTED:
             assert "mlops.mlflow.minio_" in after[name], name
         else:
-            assert _typed(after[name]) == _typed(before[name]), name
+            assert typed(after[name]) == typed(before[name]), name
 
 
 def test_the_grid_covers_every_input():
@@ -162,9 +120,9 @@ def test_new_vars_render_as_the_old_ones(inputs):
     returned = {}
     new = _render(ROLE / "vars" / "main.yml", inputs, returned)
     for name, filter_name in COMPUTED.items():
-        assert _typed(new[name]) == _typed(old[name]), name
-        # the filter's own value too (Ansible would turn a tuple into a list, for example)
-        assert _typed(returned[filter_name]) == _typed(old[name]), filter_name
+        assert typed(new[name]) == typed(old[name]), name
+        # the filter's own value too, of its last call (Ansible would turn a tuple into a list, for example)
+        assert typed(returned[filter_name][-1]) == typed(old[name]), filter_name
 
 
 def test_the_rendered_values_have_the_consumers_types():

@@ -13,7 +13,6 @@ Values that made the old file fail must make the new one fail too.
 """
 from __future__ import annotations
 
-import functools
 import itertools
 import random
 import re
@@ -23,17 +22,15 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible.inventory.manager import InventoryManager
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+from ansible.template import trust_as_template
 from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 from ansible_collections.community.general.plugins.filter.dict_kv import dict_kv
 
 from ansible_collections.mlops.mlflow.plugins.filter.mlflow_server import FilterModule
 from ansible_collections.mlops.mlflow.plugins.test.placeholder import TestModule as PlaceholderTests
-# one definition of "the same value, type and order" for both equivalence tests (this folder is on
-# sys.path under pytest's default import mode)
-from test_minio_equivalence import _typed
+from ansible_collections.mlops.mlflow.tests.unit.plugins.filter.equivalence import (
+    LOADER, filter_templar, load, render, typed)
 
 REPO = Path(__file__).resolve().parents[4]
 ROLE = REPO / "roles" / "mlflow_server"
@@ -80,18 +77,10 @@ INVENTORY_VARIANTS = {
                 "vault_db_mlflow_password": "rds-pw-7q", "vault_azure_storage_connection_string": "AccountKey=x;y"},
 }
 
-LOADER = DataLoader()
-
-
-def _load(path):
-    # always trusted: the loader caches a file as first loaded
-    return LOADER.load_from_file(str(path), trusted_as_template=True)
-
-
-DEFAULTS = _load(ROLE / "defaults" / "main.yml")
-OLD = _load(BEFORE)
-NEW = _load(AFTER)
-SPEC = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+DEFAULTS = load(ROLE / "defaults" / "main.yml")
+OLD = load(BEFORE)
+NEW = load(AFTER)
+SPEC = load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
 
 # Realistic values of every variable the computed variables read (the role's defaults are added).
 VALUES = {
@@ -261,41 +250,21 @@ def _inventory_cases():
 INVENTORY_CASES = list(_inventory_cases())
 
 
-def _recording(func, returned):
-    @functools.wraps(func)
-    def call(*args, **kwargs):
-        returned.setdefault(func.__name__, []).append(result := func(*args, **kwargs))
-        return result
-
-    return call
-
-
-def _templar(role_vars, inputs, base=None, returned=None):
-    variables = dict(DEFAULTS)
-    variables.update(base or {})
-    variables.update(role_vars)
-    variables.update(inputs)
-    templar = Templar(LOADER, variables=variables)
-    # The plugins the files use, wrapped as Ansible wraps a collection's plugins (their arguments
-    # templated the same way); Templar.environment is the deprecated public alias.
-    environment = templar._engine.environment
-    environment.filters["community.general.dict_kv"] = dict_kv
-    for name, func in PlaceholderTests().tests().items():
-        environment.tests["mlops.mlflow." + name] = func
-    for name, func in FilterModule().filters().items():
-        environment.filters["mlops.mlflow." + name] = _recording(func, {} if returned is None else returned)
-    return templar, variables
-
-
 def _render(role_vars, inputs, base=None, returned=None, names=None, lazy=False):
     """Every variable of the vars file (or `names`), rendered over the role's defaults, the base
     (an inventory's variables), the vars file and the inputs (extra vars). Unless lazy, each one is
     rendered once, in the file's order, and its value handed to the later ones (the same values:
     it only saves rendering the chains again); lazy renders each from scratch as Ansible does."""
-    templar, variables = _templar(role_vars, inputs, base, returned)
+    variables = dict(DEFAULTS)
+    variables.update(base or {})
+    variables.update(role_vars)
+    variables.update(inputs)
+    # the plugins the files use
+    templar = filter_templar(variables, FilterModule().filters(), returned, tests=PlaceholderTests().tests(),
+                             other_filters={"community.general.dict_kv": dict_kv})
     rendered = {}
     for name in names or role_vars:
-        rendered[name] = templar.template(trust_as_template("{{ %s }}" % name))
+        rendered[name] = render(templar, name)
         if not lazy:
             variables[name] = rendered[name]
     return rendered
@@ -313,7 +282,7 @@ def _plain(value):
 def _assert_same(old, new, returned=None):
     assert set(old) == set(new) - ADDED
     for name in old:
-        assert _typed(new[name]) == _typed(old[name]), name
+        assert typed(new[name]) == typed(old[name]), name
     for name, results in (returned or {}).items():
         # the filters' own values too, before Ansible saw them
         assert all(_plain(result) for result in results), name
@@ -335,7 +304,7 @@ def test_the_fixture_is_the_old_file_and_every_name_is_kept():
     assert set(OLD) <= set(NEW)
     for name in OLD:
         if name in UNCHANGED:  # the same text, but for line breaks
-            assert _typed(_folded(NEW[name])) == _typed(_folded(OLD[name])), name
+            assert typed(_folded(NEW[name])) == typed(_folded(OLD[name])), name
         else:
             assert "mlops.mlflow.mlflow_server_" in str(NEW[name]) or "{{ _mlflow_server_" in str(NEW[name]), name
 
@@ -409,8 +378,8 @@ def test_the_rendered_values_have_the_consumers_types():
 def test_lazy_and_handed_on_rendering_agree():
     """The shortcut of the grid (each variable rendered once, handed on) renders what Ansible does."""
     for _, inputs in CASES[:: len(CASES) // 6]:
-        assert {k: _typed(v) for k, v in _render(NEW, inputs).items()} == {
-            k: _typed(v) for k, v in _render(NEW, inputs, lazy=True).items()}
+        assert {k: typed(v) for k, v in _render(NEW, inputs).items()} == {
+            k: typed(v) for k, v in _render(NEW, inputs, lazy=True).items()}
 
 
 def test_combinations_of_the_public_url_and_the_allowed_lists():
@@ -422,4 +391,4 @@ def test_combinations_of_the_public_url_and_the_allowed_lists():
         inputs = {"mlflow_server_public_url": url, "mlflow_server_allowed_hosts": hosts,
                   "mlflow_server_cors_allowed_origins": origins}
         old, new = _render(OLD, inputs, names=names, lazy=True), _render(NEW, inputs, names=names, lazy=True)
-        assert {k: _typed(v) for k, v in old.items()} == {k: _typed(v) for k, v in new.items()}, inputs
+        assert {k: typed(v) for k, v in old.items()} == {k: typed(v) for k, v in new.items()}, inputs

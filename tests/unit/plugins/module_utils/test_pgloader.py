@@ -145,26 +145,28 @@ def test_load_file_values_ok():
     assert pl.load_file_problems(**dict(GOOD, batch_size="20MB", work_mem="1 GB")) == []
 
 
-@pytest.mark.parametrize("change, fragment", [
-    (dict(sqlite_path="mlflow.db"), "absolute"),
-    (dict(sqlite_path="/srv/it's/mlflow.db"), "sqlite_path"),
-    (dict(sqlite_path="/srv/*/mlflow.db"), "sqlite_path"),
-    (dict(sqlite_path="/srv/a\nb.db"), "sqlite_path"),
-    (dict(user="ml@flow"), "user"),
-    (dict(user="ml flow"), "user"),
-    (dict(user="1mlflow"), "user"),
-    (dict(database="ml flow"), "database"),
-    (dict(database="ml/flow"), "database"),
-    (dict(host="::1"), "IPv6"),
-    (dict(host="db internal"), "host"),
-    (dict(host="/run/post gres"), "socket"),
-    (dict(port=0), "port"),
-    (dict(port=70000), "port"),
-    (dict(sslmode="verify-full"), "sslmode"),
-    (dict(work_mem="64MB', x = 'y"), "work_mem"),
-    (dict(maintenance_work_mem="lots"), "maintenance_work_mem"),
-    (dict(batch_size="20"), "batch_size"),
-])
+def _refused(field, *values, fragment=None):
+    """(change, fragment) for each value of `field`: the problem names the field unless told otherwise."""
+    return [(dict({field: value}), fragment or field) for value in values]
+
+
+REFUSED = (
+    _refused("sqlite_path", "mlflow.db", fragment="absolute")
+    + _refused("sqlite_path", "/srv/it's/mlflow.db", "/srv/*/mlflow.db", "/srv/a\nb.db")
+    + _refused("user", "ml@flow", "ml flow", "1mlflow")
+    + _refused("database", "ml flow", "ml/flow")
+    + _refused("host", "::1", fragment="IPv6")
+    + _refused("host", "db internal")
+    + _refused("host", "/run/post gres", fragment="socket")
+    + _refused("port", 0, 70000)
+    + _refused("sslmode", "verify-full")
+    + _refused("work_mem", "64MB', x = 'y")
+    + _refused("maintenance_work_mem", "lots")
+    + _refused("batch_size", "20")
+)
+
+
+@pytest.mark.parametrize("change, fragment", REFUSED)
 def test_load_file_values_refused(change, fragment):
     problems = pl.load_file_problems(**dict(GOOD, **change))
     assert len(problems) == 1

@@ -5,10 +5,18 @@
 
     patch_exits(monkeypatch)                        # once per test (fixture)
     result = run_main(module.main, args, check_mode=False)   # the dict the module returned
+
+and read a module's documentation:
+
+    doc_blocks(module)    # {"DOCUMENTATION": ..., "EXAMPLES": ..., "RETURN": ...}, as YAML data
 """
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
+import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
@@ -49,3 +57,14 @@ def run_main(main, args, check_mode=False):
         with pytest.raises(Exit) as excinfo:
             main()
     return excinfo.value.result
+
+
+def doc_blocks(module):
+    """The DOCUMENTATION, EXAMPLES and RETURN strings of a module's file (those it assigns), loaded as YAML."""
+    tree = ast.parse(Path(module.__file__).read_text())
+    blocks = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
+                blocks[node.targets[0].id] = yaml.safe_load(node.value.value)
+    return blocks

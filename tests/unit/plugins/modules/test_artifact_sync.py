@@ -3,7 +3,6 @@
 S3 URI parsing, the recorded-location scan and its rewrite (plain pytest, no S3 needed)."""
 from __future__ import annotations
 
-import ast
 import hashlib
 import io
 import os
@@ -12,12 +11,11 @@ import sqlite3
 import boto3
 import botocore.exceptions
 import pytest
-import yaml
 from ansible.module_utils import basic
 from s3transfer.utils import ChunksizeAdjuster
 
 from ansible_collections.mlops.mlflow.plugins.modules import artifact_sync as m
-from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_harness import patch_exits, run_main
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_harness import doc_blocks, patch_exits, run_main
 
 MiB = 1048576
 LOCAL = {"size": 5, "md5": hashlib.md5(b"hello").hexdigest(), "sha256": hashlib.sha256(b"hello").hexdigest()}
@@ -587,20 +585,23 @@ def test_upload_reads_the_opened_file(harness, tmp_path, monkeypatch, proc_fd):
     assert harness["s3"].objects["artifacts/a.json"]["metadata"] == {"sha256": hashlib.sha256(b"{}").hexdigest()}
 
 
-def test_file_changed_after_it_was_uploaded_is_reported(harness):
+def _run_changing_the_file(harness, hook):
+    """The failed result of a run whose a.txt the fake S3 rewrites at `hook` (before_read, after_read)."""
     path = write(harness["src"] / "a.txt", b"hello")
-    harness["s3"].after_read = lambda key: path.write_bytes(b"HELLO")
+    setattr(harness["s3"], hook, lambda key: path.write_bytes(b"HELLO"))
     result = harness["run"]()
     assert result.get("failed")
+    return result
+
+
+def test_file_changed_after_it_was_uploaded_is_reported(harness):
+    result = _run_changing_the_file(harness, "after_read")
     assert result["changed_files"] == ["artifacts/a.txt"]
     assert "changed" in result["msg"]
 
 
 def test_file_changed_before_it_was_uploaded_is_reported(harness):
-    path = write(harness["src"] / "a.txt", b"hello")
-    harness["s3"].before_read = lambda key: path.write_bytes(b"HELLO")
-    result = harness["run"]()
-    assert result.get("failed")
+    result = _run_changing_the_file(harness, "before_read")
     assert result["mismatched"] == ["artifacts/a.txt"]
 
 
@@ -692,21 +693,11 @@ def test_display_path(name, expected):
 # ---------------------------------------------------------------------------------------------
 
 
-def _doc_blocks():
-    tree = ast.parse(open(m.__file__).read())
-    blocks = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
-                blocks[node.targets[0].id] = yaml.safe_load(node.value.value)
-    return blocks
-
-
 def test_documentation_matches_argument_spec():
     text = open(m.__file__).read()
     assert text.startswith("#!/usr/bin/python\n")
     assert "from __future__ import annotations" in text
-    doc = _doc_blocks()
+    doc = doc_blocks(m)
     assert set(doc) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
     options = doc["DOCUMENTATION"]["options"]
     spec = m.argument_spec()
@@ -718,7 +709,7 @@ def test_documentation_matches_argument_spec():
 
 
 def test_returned_keys_are_documented(harness, tmp_path):
-    returned = set(_doc_blocks()["RETURN"]) | {"changed", "failed"}
+    returned = set(doc_blocks(m)["RETURN"]) | {"changed", "failed"}
     write(harness["src"] / "a.txt", b"hello")
     os.symlink("/etc/passwd", str(harness["src"] / "passwd"))
     result = harness["run"](dict(sqlite_path=str(make_store_file(tmp_path / "db" / "mlflow.db"))))

@@ -8,7 +8,6 @@ the test. What is asserted is what a user sees: changed, msg, failures and what 
 """
 from __future__ import annotations
 
-import ast
 import glob
 import json
 import os
@@ -21,13 +20,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mlops.mlflow.plugins.module_utils import pgloader as pl
 from ansible_collections.mlops.mlflow.plugins.modules import pgloader_migrate as mod
-from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_harness import patch_exits, run_main
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_harness import doc_blocks, patch_exits, run_main
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pgloader"
 MODULE_PATH = Path(mod.__file__)
@@ -38,25 +36,15 @@ PASSWORD = "s3cr3t!pw"
 # ---------------------------------------------------------------------------------------------
 
 
-def _doc_blocks():
-    tree = ast.parse(MODULE_PATH.read_text())
-    blocks = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
-                blocks[node.targets[0].id] = yaml.safe_load(node.value.value)
-    return blocks
-
-
 def test_module_file_basics():
     text = MODULE_PATH.read_text()
     assert text.startswith("#!/usr/bin/python\n")
     assert "print(" not in text
-    assert set(_doc_blocks()) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
+    assert set(doc_blocks(mod)) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
 
 
 def test_documentation_matches_argument_spec():
-    doc = _doc_blocks()["DOCUMENTATION"]
+    doc = doc_blocks(mod)["DOCUMENTATION"]
     assert doc["module"] == "pgloader_migrate"
     options = doc["options"]
     spec = mod.argument_spec()
@@ -73,7 +61,7 @@ def test_documentation_matches_argument_spec():
 
 
 def test_examples_use_the_fqcn_and_documented_options():
-    examples = _doc_blocks()["EXAMPLES"]
+    examples = doc_blocks(mod)["EXAMPLES"]
     options = set(mod.argument_spec())
     for task in examples:
         args = task["mlops.mlflow.pgloader_migrate"]
