@@ -165,6 +165,8 @@ CASES = [
     Case("mlflow-container-name-invalid", "mlflow_server", {"mlflow_server_container_name": "mlflow server"}),
     Case("mlflow-network-name-empty", "mlflow_server", {"mlflow_server_networks": [""]}),
     # ------------------------------------------------------------ nginx_proxy
+    Case("nginx-public-url-not-http", "nginx_proxy", {"nginx_proxy_public_url": "ftp://mlflow.example.com/"}),
+    Case("nginx-public-url-query", "nginx_proxy", {"nginx_proxy_public_url": "https://mlflow.example.com/?x=1"}),
     Case("nginx-location-no-leading-slash", "nginx_proxy", {"nginx_proxy_location": "mlflow/"}),
     Case("nginx-location-no-trailing-slash", "nginx_proxy", {"nginx_proxy_location": "/mlflow"}),
     Case("nginx-conf-dir-relative", "nginx_proxy", {"nginx_proxy_conf_dir": "conf.d"}),
