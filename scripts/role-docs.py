@@ -153,7 +153,14 @@ def role_options(role: Path) -> dict:
     entries = (specs or {}).get("argument_specs") or {}
     # main; an internal role has no main, only the entry point other roles import
     entry = entries.get("main") or (next(iter(entries.values())) if len(entries) == 1 else {})
-    return (entry or {}).get("options") or {}
+    options = (entry or {}).get("options") or {}
+    # An option the spec gives no default (so that null stays allowed, or a Jinja default decides)
+    # shows the role's defaults/main.yml value, which is what the role runs with.
+    defaults_file = role / "defaults" / "main.yml"
+    defaults = (yaml.safe_load(defaults_file.read_text(encoding="utf-8")) or {}) if defaults_file.is_file() else {}
+    return {name: ({**spec, "default": defaults[name]} if isinstance(spec, dict) and "default" not in spec
+                   and name in defaults else spec)
+            for name, spec in options.items()}
 
 
 def rewrite(readme: str, table: str) -> str | None:

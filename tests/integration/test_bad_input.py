@@ -246,6 +246,11 @@ GOOD_CASES = [
          {"mlflow_backup_artifacts": False, "mlflow_backup_s3_secret_key": ""}, "mlflow_backup_artifacts"),
     Case("nginx-password-mentions-password", "nginx_proxy",
          {"nginx_proxy_users": [{"name": "ci", "password": "my-long-password-t3st"}]}),
+    # documented: null publishes no port (the argument spec refused it while it had a default)
+    Case("mlflow-host-port-null", "mlflow_server", {"mlflow_server_host_port": None}),
+    Case("nginx-public-url-with-port-and-path", "nginx_proxy",
+         {"nginx_proxy_public_url": "https://mlflow.example.com:8443/team/mlflow/", "nginx_proxy_tls_selfsigned": True},
+         "nginx_proxy_public_url"),
 ]
 
 
