@@ -16,11 +16,14 @@ For each role under roles/:
 - handlers: each listens to `restart <role>` (or `reload <role>`), one of them is named
   `Restart <role>` (`Reload <role>`), every topic is notified by the role and every notify of the
   role names a topic it listens to;
-- every community.docker.docker_container task that only starts, stops or restarts a container
-  (no `command`: it does not define the container) sets `comparisons: {"*": ignore}`. Without
-  it the module compares the image's environment with the container's, and a container that
-  overrides an image variable (AWS_CA_BUNDLE, when mlflow_server_ca_bundle and a CA for the
-  object store are both set) is recreated from the bare image: no ports, mounts or healthcheck.
+- community.docker.docker_container only defines containers (with `command`), never only
+  starts, stops or restarts one by name: without `env` it compares the image's environment with
+  the container's, and a container that overrides an image variable (AWS_CA_BUNDLE, when
+  mlflow_server_ca_bundle and a CA for the object store are both set) is recreated from the bare
+  image (no ports, mounts or healthcheck). Use the docker CLI for those. And no task sets
+  `comparisons`: under Mitogen (make local, make molecule) community.docker's option objects
+  live on in the interpreter, so `comparisons: {"*": ignore}` of one task made the next
+  docker_container task ignore a new image (an upgrade restarted the old image).
 Exit 1 with a list of problems, 0 when clean.
 """
 from __future__ import annotations
@@ -97,13 +100,15 @@ def bare_container_problems(role: pathlib.Path) -> list[str]:
     for path in sorted(list(role.glob("tasks/*.yml")) + list(role.glob("handlers/*.yml"))):
         for task in _tasks(yaml.safe_load(path.read_text())):
             args = task.get("community.docker.docker_container")
-            if not isinstance(args, dict) or args.get("state") == "absent" or "command" in args:
+            if not isinstance(args, dict):
                 continue
-            if (args.get("comparisons") or {}).get("*") != "ignore":
-                problems.append(
-                    f"{role.name}: {path.relative_to(role)}: '{task.get('name')}' starts or stops a container it does"
-                    " not define: set comparisons: {\"*\": ignore} (else it may be recreated from the bare image)"
-                )
+            where = f"{role.name}: {path.relative_to(role)}: '{task.get('name')}'"
+            if "comparisons" in args:
+                problems.append(f"{where} sets comparisons: under Mitogen they stay in force for the next"
+                                " docker_container task (use the docker CLI to start or stop a container)")
+            if args.get("state") != "absent" and "command" not in args:
+                problems.append(f"{where} starts or stops a container it does not define: it may be recreated"
+                                " from the bare image; use the docker CLI (docker stop/start/restart)")
     return problems
 
 
