@@ -133,7 +133,7 @@ unit: test-venv collection-link ## Unit tests of the plugins
 	source $(VENV)/bin/activate && pytest -q tests/unit
 
 .PHONY: integration
-integration: test-venv collection-link ## Bad input: every role refuses bad values in preflight, before any change
+integration: test-venv collection-link ## Bad input: every role refuses bad values in preflight, before any change; the production wiring each host gets
 	source $(VENV)/bin/activate && pytest -q tests/integration
 
 .PHONY: min-core

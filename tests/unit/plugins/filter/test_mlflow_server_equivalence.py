@@ -14,6 +14,7 @@ Values that made the old file fail must make the new one fail too.
 from __future__ import annotations
 
 import itertools
+from collections import ChainMap
 import random
 import re
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from ansible.vars.manager import VariableManager
 from ansible_collections.community.general.plugins.filter.dict_kv import dict_kv
 
 from ansible_collections.mlops.mlflow.plugins.filter.mlflow_server import FilterModule
+from ansible_collections.mlops.mlflow.plugins.filter.stack import stack
 from ansible_collections.mlops.mlflow.plugins.test.placeholder import TestModule as PlaceholderTests
 from ansible_collections.mlops.mlflow.tests.unit.plugins.filter.equivalence import (
     LOADER, filter_templar, load, render, typed)
@@ -80,6 +82,10 @@ INVENTORY_VARIANTS = {
 DEFAULTS = load(ROLE / "defaults" / "main.yml")
 OLD = load(BEFORE)
 NEW = load(AFTER)
+# The production stage's wiring (plugins/filter/stack.py, tests/unit/plugins/filter/test_stack.py)
+# is an input here: none for the role's own cases, the inventory's for the inventory cases.
+STACK = "__mlflow_server_stack"
+del NEW[STACK]
 SPEC = load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
 
 # Realistic values of every variable the computed variables read (the role's defaults are added).
@@ -237,14 +243,33 @@ def _inventory_vars(source):
     _without_lookups(inventory, manager)
     groups = inventory.get_groups_dict()
     hosts = groups.get("mlflow_servers") or groups.get("mlflow_local") or []
-    return {host: manager.get_vars(host=inventory.get_host(host), include_hostvars=True) for host in hosts}
+    return {host: (manager.get_vars(host=inventory.get_host(host), include_hostvars=True), manager._hostvars, groups)
+            for host in hosts}
+
+
+class _Overlay(Mapping):
+    """HostVars with the extra vars on top of one host's variables (as -e gives them)."""
+
+    def __init__(self, hostvars, host, extra):
+        self.hostvars, self.host, self.extra = hostvars, host, extra
+
+    def __getitem__(self, name):
+        found = self.hostvars[name]
+        return ChainMap(self.extra, found) if name == self.host else found
+
+    def __iter__(self):
+        return iter(self.hostvars)
+
+    def __len__(self):
+        return len(self.hostvars)
 
 
 def _inventory_cases():
     for source in INVENTORIES:
-        for host, hostvars in _inventory_vars(source).items():
+        for host, (hostvars, all_hostvars, groups) in _inventory_vars(source).items():
             for variant, extra in INVENTORY_VARIANTS.items():
-                yield "%s:%s:%s" % (source, host, variant), (hostvars, extra)
+                wiring = stack(_Overlay(all_hostvars, host, dict(INVENTORY_CONTEXT, **extra)), groups, host)
+                yield "%s:%s:%s" % (source, host, variant), (dict(hostvars, **{STACK: wiring}), extra)
 
 
 INVENTORY_CASES = list(_inventory_cases())
@@ -255,7 +280,7 @@ def _render(role_vars, inputs, base=None, returned=None, names=None, lazy=False)
     (an inventory's variables), the vars file and the inputs (extra vars). Unless lazy, each one is
     rendered once, in the file's order, and its value handed to the later ones (the same values:
     it only saves rendering the chains again); lazy renders each from scratch as Ansible does."""
-    variables = dict(DEFAULTS)
+    variables = dict(DEFAULTS, **{STACK: {}})
     variables.update(base or {})
     variables.update(role_vars)
     variables.update(inputs)

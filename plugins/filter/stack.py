@@ -1,0 +1,294 @@
+# -*- coding: utf-8 -*-
+# Copyright: mlops.mlflow maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter plugin of the production stage: who talks to whom, from the inventory's groups.
+
+``hostvars | mlops.mlflow.stack(groups, inventory_hostname)`` reads the four groups of the stage
+(mlflow_db, mlflow_objectstore, mlflow_servers, mlflow_proxy) and the site's decisions (the
+``mlflow_*`` variables of docs/production.md: public URL, artifact mode, TLS, private addresses)
+and gives every role the connection settings it gets by default: where PostgreSQL and the object
+store are published, the MLflow server's backend URI, S3 endpoint, networks and bind address,
+Nginx's upstreams. The roles' defaults read them from here (``__<role>_stack``), so that an
+inventory holds decisions only and a role pulled into another playbook with the same groups gets
+the same wiring. A setting the stack does not decide is left out; the role's own default
+applies then (a role used without these groups behaves as it does standalone).
+
+Values other hosts set in the inventory are honoured (``mlflow_server_host_port`` of a server,
+``minio_api_port`` of the object store host, ...); where a host does not set one, the default of
+its role applies: DEFAULTS below, kept equal to the roles' defaults/main.yml by the unit tests.
+Errors name groups, hosts and variables, never a value.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
+
+# Documentation: stack.yml next to this file.
+
+NAME = "stack"
+# part of the stage: its group
+GROUPS = {"db": "mlflow_db", "objectstore": "mlflow_objectstore", "servers": "mlflow_servers", "proxy": "mlflow_proxy"}
+# The roles' defaults of the variables read from other hosts (tests/unit: equal to defaults/main.yml).
+DEFAULTS = {
+    "postgres_container_name": "postgres",
+    "postgres_network_name": "mlflow",
+    "postgres_network_aliases": ["postgres"],
+    "postgres_port": 5432,
+    "postgres_publish_port": 5432,
+    "postgres_db_name": "mlflow",
+    "postgres_db_user": "mlflow",
+    "minio_container_name": "minio",
+    "minio_network_name": "mlflow",
+    "minio_network_aliases": ["minio"],
+    "minio_api_port": 9000,
+    "minio_mlflow_access_key": "mlflow",
+    "mlflow_server_host_port": 5001,
+}
+# The site's decisions when the inventory leaves them out (inventories/prod shows each).
+DECISIONS = {
+    "mlflow_public_url": "",
+    "mlflow_artifacts_mode": "proxied",
+    "mlflow_artifacts_bucket": "mlflow",
+    "mlflow_artifacts_presigned": True,
+    "mlflow_s3_public_port": 9443,
+    "mlflow_tls_selfsigned": False,
+    "mlflow_tls_ca_cert": "",
+    "mlflow_proxy_selfsigned_cert": "",
+}
+# Container port of the object store's S3 API on the stack network (both engines).
+S3_CONTAINER_PORT = 9000
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def _fail(message):
+    raise AnsibleFilterError("%s: %s" % (NAME, message))
+
+
+class _Host:
+    """One host's variables: the inventory's value, else the role default / the decision."""
+
+    def __init__(self, hostvars, name):
+        try:
+            self.vars = hostvars[name]
+        except KeyError:
+            _fail("host %s of the inventory has no variables (is it in the inventory?)" % name)
+        self.name = name
+
+    def get(self, key):
+        if key in self.vars:
+            value = self.vars[key]
+            if value is not None:
+                return value
+        if key in DEFAULTS:
+            return DEFAULTS[key]
+        return DECISIONS.get(key)
+
+    def set_here(self, key):
+        """The host's own value of `key` (inventory, host or extra vars), None when it sets none."""
+        if key in self.vars and self.vars[key] is not None:
+            return str(self.vars[key]).strip() if isinstance(self.vars[key], str) else self.vars[key]
+        return None
+
+    def reached_at(self, key):
+        """Where the other hosts reach a service this host publishes on `key` (a bind address): that
+        address when the host sets a specific one, else the host's private address."""
+        bind = self.set_here(key)
+        if bind and str(bind) not in WILDCARDS and not str(bind).startswith("127."):
+            return str(bind)
+        return self.address
+
+    def flag(self, key):
+        try:
+            return boolean(self.get(key), strict=True)
+        except TypeError:
+            _fail("%s of %s must be a boolean" % (key, self.name))
+
+    @property
+    def address(self):
+        """Where the other hosts reach this one: mlflow_private_address, else ansible_host, else its name."""
+        for key in ("mlflow_private_address", "ansible_host"):
+            if key in self.vars and self.vars[key]:
+                return str(self.vars[key]).strip()
+        return self.name
+
+
+def _hosts(groups, part):
+    hosts = groups.get(GROUPS[part]) or []
+    if not isinstance(hosts, (list, tuple)):
+        _fail("groups['%s'] must be a list of hosts" % GROUPS[part])
+    return list(hosts)
+
+
+def _first_alias(host, key):
+    aliases = host.get(key)
+    if not isinstance(aliases, (list, tuple)) or not aliases:
+        _fail("%s of %s must be a list with at least one name" % (key, host.name))
+    return str(aliases[0])
+
+
+def _server_upstream(hostvars, name, proxies):
+    """host:port Nginx uses for the MLflow server `name`."""
+    server = _Host(hostvars, name)
+    bind = server.set_here("mlflow_server_bind_address") or _server_bind(server, proxies)
+    if str(bind).strip() in WILDCARDS:
+        bind = server.address
+    return "%s:%s" % (str(bind).strip(), server.get("mlflow_server_host_port"))
+
+
+def _server_bind(server, proxies):
+    """127.0.0.1 when no proxy runs on another host (basic auth cannot be bypassed), else the private address."""
+    return server.address if [p for p in proxies if p != server.name] else "127.0.0.1"
+
+
+def _minio_bind(store, parts, s3_published, artifacts_mode):
+    """The S3 API on the private address when another host (or, in direct mode, the clients) must reach it."""
+    others = [h for h in parts["servers"] if h != store.name]
+    proxies_elsewhere = [h for h in parts["proxy"] if h != store.name]
+    if others or artifacts_mode == "direct" or (s3_published and proxies_elsewhere):
+        return store.address
+    return "127.0.0.1"
+
+
+def stack(hostvars, groups, inventory_hostname):
+    """The production stage's wiring as seen from `inventory_hostname` (see stack.yml)."""
+    if not isinstance(groups, Mapping):
+        _fail("groups must be the inventory's groups (a mapping)")
+    parts = {part: _hosts(groups, part) for part in GROUPS}
+    me = _Host(hostvars, inventory_hostname)
+    here = {part: inventory_hostname in hosts for part, hosts in parts.items()}
+
+    public_url = str(me.get("mlflow_public_url") or "")
+    artifacts_mode = me.get("mlflow_artifacts_mode")
+    if artifacts_mode not in ("proxied", "direct"):
+        _fail("mlflow_artifacts_mode must be proxied or direct")
+    bucket = me.get("mlflow_artifacts_bucket")
+    artifacts_uri = me.get("mlflow_artifacts_uri") or "s3://%s/artifacts" % bucket
+    s3_public_url = me.get("mlflow_s3_public_url")
+    if not s3_public_url and public_url:
+        url = urlsplit(public_url)
+        host = "[%s]" % url.hostname if ":" in (url.hostname or "") else url.hostname
+        s3_public_url = "%s://%s:%s" % (url.scheme, host, me.get("mlflow_s3_public_port"))
+    # Presigned transfers go to our own object store, published by Nginx at a public URL: only
+    # with an object store, a proxy and that URL.
+    s3_published = bool(artifacts_mode == "proxied" and me.flag("mlflow_artifacts_presigned")
+                        and parts["objectstore"] and parts["proxy"] and s3_public_url)
+    selfsigned = me.flag("mlflow_tls_selfsigned")
+
+    result = {
+        "groups": dict(GROUPS),
+        "hosts": parts,
+        "here": here,
+        "address": me.address,
+        "public_url": public_url,
+        "artifacts_mode": artifacts_mode,
+        "artifacts_bucket": bucket,
+        "artifacts_uri": artifacts_uri,
+        "s3_published": s3_published,
+        "s3_public_url": s3_public_url or "",
+    }
+    if not any(here.values()):
+        # not a host of the stage (a role in another playbook): no wiring
+        return result
+
+    db = _Host(hostvars, parts["db"][0]) if parts["db"] else None
+    store = _Host(hostvars, parts["objectstore"][0]) if parts["objectstore"] else None
+
+    postgres = {}
+    if here["db"]:
+        postgres = {
+            "postgres_publish": bool([h for h in parts["servers"] if h != inventory_hostname]),
+            "postgres_publish_address": me.address,
+        }
+
+    minio = {}
+    if here["objectstore"]:
+        minio = {
+            "minio_bind_address": _minio_bind(me, parts, s3_published, artifacts_mode),
+            "minio_buckets": [{"name": bucket}],
+            "minio_mlflow_bucket": bucket,
+        }
+
+    server = {
+        "mlflow_server_serve_artifacts": artifacts_mode == "proxied",
+        "mlflow_server_artifacts_destination": artifacts_uri,
+        "mlflow_server_default_artifact_root": "" if artifacts_mode == "proxied" else artifacts_uri,
+    }
+    if public_url:
+        server["mlflow_server_public_url"] = public_url
+    if parts["proxy"]:
+        server["mlflow_server_bind_address"] = _server_bind(me, parts["proxy"])
+    wait_for = []
+    if db:
+        if here["db"]:
+            location = "%s:%s" % (_first_alias(me, "postgres_network_aliases"), me.get("postgres_port"))
+            wait_for.append({"container": me.get("postgres_container_name")})
+        else:
+            db_address = db.reached_at("postgres_publish_address")
+            location = "%s:%s" % (db_address, db.get("postgres_publish_port"))
+            wait_for.append({"host": db_address, "port": db.get("postgres_publish_port")})
+        server["mlflow_server_backend_store_uri"] = "postgresql+psycopg2://%s@%s/%s" % (
+            db.get("postgres_db_user"), location, db.get("postgres_db_name"))
+    if store:
+        if here["objectstore"]:
+            private_s3 = "http://%s:%s" % (_first_alias(me, "minio_network_aliases"), S3_CONTAINER_PORT)
+            wait_for.append({"container": me.get("minio_container_name")})
+        else:
+            store_address = store.reached_at("minio_bind_address")
+            private_s3 = "http://%s:%s" % (store_address, store.get("minio_api_port"))
+            wait_for.append({"host": store_address, "port": store.get("minio_api_port")})
+        server["mlflow_server_s3_endpoint_url"] = s3_public_url if s3_published else private_s3
+        server["mlflow_server_aws_access_key_id"] = store.get("minio_mlflow_access_key")
+    if wait_for:
+        server["mlflow_server_wait_for"] = wait_for
+    if db or store:
+        networks = ([me.get("postgres_network_name")] if here["db"] else []) + (
+            [me.get("minio_network_name")] if here["objectstore"] else [])
+        server["mlflow_server_networks"] = sorted(set(networks), key=networks.index)
+    if store:
+        if s3_published:
+            proxy = _Host(hostvars, parts["proxy"][0])
+            server["mlflow_server_etc_hosts"] = {
+                urlsplit(s3_public_url).hostname: "host-gateway" if here["proxy"] else proxy.address}
+            server["mlflow_server_s3_ca_cert"] = (
+                me.get("mlflow_proxy_selfsigned_cert") if selfsigned else me.get("mlflow_tls_ca_cert")) or ""
+        else:
+            server["mlflow_server_etc_hosts"] = {}
+            server["mlflow_server_s3_ca_cert"] = ""
+
+    nginx = {"nginx_proxy_tls_selfsigned": selfsigned}
+    if public_url:
+        nginx["nginx_proxy_public_url"] = public_url
+    if parts["servers"]:
+        nginx["nginx_proxy_upstreams"] = [_server_upstream(hostvars, name, parts["proxy"]) for name in parts["servers"]]
+    if store:
+        nginx["nginx_proxy_s3_enabled"] = s3_published
+        nginx["nginx_proxy_advertise_multipart"] = s3_published
+        nginx["nginx_proxy_s3_port"] = me.get("mlflow_s3_public_port")
+        if here["objectstore"]:
+            bind = me.set_here("minio_bind_address")
+            bind = str(_minio_bind(me, parts, s3_published, artifacts_mode) if bind is None else bind)
+            s3_host = "127.0.0.1" if bind in WILDCARDS else bind
+        else:
+            s3_host = store.reached_at("minio_bind_address")
+        nginx["nginx_proxy_s3_upstreams"] = ["%s:%s" % (s3_host, store.get("minio_api_port"))]
+
+    if here["objectstore"]:
+        bind = me.set_here("minio_bind_address")
+        bind = str(minio["minio_bind_address"] if bind is None else bind)
+        # the S3 API as this host reaches it (backups)
+        result["s3_local"] = {
+            "url": "http://%s:%s" % ("127.0.0.1" if bind in WILDCARDS else bind, me.get("minio_api_port")),
+            "bucket": me.get("minio_mlflow_bucket") or bucket,
+            "access_key": me.get("minio_mlflow_access_key"),
+        }
+    result.update(postgres=postgres, minio=minio, mlflow_server=server, nginx_proxy=nginx,
+                  sqlite_migration={"sqlite_migration_artifacts_destination": artifacts_uri})
+    return result
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"stack": stack}
