@@ -2,7 +2,8 @@
 # Copyright: mlops.mlflow maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """REST client of MLflow's built-in authentication (``mlflow server --app-name basic-auth``),
-shared by the mlops.mlflow.mlflow_user and mlops.mlflow.mlflow_permission modules.
+shared by the mlops.mlflow.mlflow_user and mlops.mlflow.mlflow_permission modules, with their
+connection options (`auth_argument_spec`, `client_from_params`).
 
 Requests go to ``<tracking_uri>/api/<version>/mlflow/<endpoint>``, so a tracking URI with a path
 prefix (MLflow behind Nginx under ``/mlflow``) works as it does for MLflow's own client. Every
@@ -262,27 +263,24 @@ class MlflowAuthClient(object):
 
     # -- Tracking objects -------------------------------------------------------------------------
 
+    def _get_object(self, endpoint, params, key):
+        """doc[key] of GET endpoint, or None when MLflow answers RESOURCE_DOES_NOT_EXIST."""
+        try:
+            doc = self.request("GET", endpoint, params=params)
+        except MlflowAuthError as e:
+            if e.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise self.explain(e)
+        return doc.get(key)
+
     def get_experiment(self, experiment_id=None, name=None):
         """The experiment dict (experiment_id, name, lifecycle_stage, ...) or None when missing."""
-        try:
-            if name is not None:
-                doc = self.request("GET", "experiments/get-by-name", params={"experiment_name": name})
-            else:
-                doc = self.request("GET", "experiments/get", params={"experiment_id": experiment_id})
-        except MlflowAuthError as e:
-            if e.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise self.explain(e)
-        return doc.get("experiment")
+        if name is not None:
+            return self._get_object("experiments/get-by-name", {"experiment_name": name}, "experiment")
+        return self._get_object("experiments/get", {"experiment_id": experiment_id}, "experiment")
 
     def get_registered_model(self, name):
-        try:
-            doc = self.request("GET", "registered-models/get", params={"name": name})
-        except MlflowAuthError as e:
-            if e.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise self.explain(e)
-        return doc.get("registered_model")
+        return self._get_object("registered-models/get", {"name": name}, "registered_model")
 
     # -- Permissions --------------------------------------------------------------------------------
 
@@ -313,6 +311,31 @@ class MlflowAuthClient(object):
                      "tracking_uri (%s) the URL MLflow's client uses, with its path prefix?" % (e.msg, self.base))
         e.args = (e.msg,)
         return e
+
+
+def auth_argument_spec(**options):
+    """A fresh argument spec of the connection options (documented in the mlops.mlflow.mlflow_auth doc
+    fragment), with a module's own ``options`` added."""
+    spec = dict(
+        tracking_uri=dict(type="str", required=True),
+        admin_username=dict(type="str", required=True),
+        admin_password=dict(type="str", required=True, no_log=True),
+        validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
+    )
+    spec.update(options)
+    return spec
+
+
+def client_from_params(module, result):
+    """The MlflowAuthClient of a module's connection options; fails the module (with ``result``) when
+    tracking_uri is not usable."""
+    p = module.params
+    try:
+        return MlflowAuthClient(p["tracking_uri"], p["admin_username"], p["admin_password"],
+                                validate_certs=p["validate_certs"], ca_path=p["ca_path"])
+    except ValueError as e:
+        module.fail_json(msg="invalid tracking_uri: %s" % e, **result)
 
 
 def user_info(user):

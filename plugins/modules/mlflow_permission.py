@@ -32,36 +32,14 @@ author:
   - mlops.mlflow maintainers (@mlops)
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Reads the user, the resource and the grant; nothing is changed.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode).
     support: full
+  diff_mode:
     details: The grant (C(permission), null for none) before and after.
+    support: full
+extends_documentation_fragment:
+  - mlops.mlflow.mlflow_auth
 options:
-  tracking_uri:
-    description:
-      - URL of the MLflow server, as MLflow's client uses it (E(MLFLOW_TRACKING_URI)), with the path
-        prefix when the server is published under one, for example C(https://mlflow.example.com/mlflow).
-      - Must not contain credentials.
-    type: str
-    required: true
-  admin_username:
-    description: An MLflow user with C(is_admin), whose credentials authenticate the requests.
-    type: str
-    required: true
-  admin_password:
-    description: Password of O(admin_username).
-    type: str
-    required: true
-  validate_certs:
-    description: Verify the server's TLS certificate.
-    type: bool
-    default: true
-  ca_path:
-    description: PEM file of the CA to verify the server's certificate with (for example a private CA).
-    type: path
   username:
     description: The user the permission is granted to.
     type: str
@@ -147,6 +125,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+api:
+  description:
+    - The server's permission API, C(rbac) (role-based, MLflow 3.17, users/permissions and roles) or C(legacy)
+      (experiments/permissions, registered-models/permissions). Null when nothing had to be read.
+  returned: success
+  type: str
+  sample: rbac
 msg:
   description: What happened, in one sentence.
   returned: always
@@ -180,13 +165,6 @@ resource:
       type: str
       sample: churn-model
   sample: {type: experiment, id: "3", name: churn-model}
-api:
-  description:
-    - The server's permission API, C(rbac) (role-based, MLflow 3.17, users/permissions and roles) or C(legacy)
-      (experiments/permissions, registered-models/permissions). Null when nothing had to be read.
-  returned: success
-  type: str
-  sample: rbac
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -194,8 +172,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_auth import (
     LEGACY,
     RBAC,
-    MlflowAuthClient,
     MlflowAuthError,
+    auth_argument_spec,
+    client_from_params,
     redact,
 )
 
@@ -212,12 +191,7 @@ LEGACY_ENDPOINTS = {
 
 
 def argument_spec():
-    return dict(
-        tracking_uri=dict(type="str", required=True),
-        admin_username=dict(type="str", required=True),
-        admin_password=dict(type="str", required=True, no_log=True),
-        validate_certs=dict(type="bool", default=True),
-        ca_path=dict(type="path"),
+    return auth_argument_spec(
         username=dict(type="str", required=True),
         experiment_name=dict(type="str"),
         experiment_id=dict(type="str"),
@@ -367,11 +341,7 @@ def main():
     username = p["username"]
     wanted = p["permission"] if p["state"] == "present" else None
     result = dict(changed=False)
-    try:
-        client = MlflowAuthClient(p["tracking_uri"], p["admin_username"], p["admin_password"],
-                                  validate_certs=p["validate_certs"], ca_path=p["ca_path"])
-    except ValueError as e:
-        module.fail_json(msg="invalid tracking_uri: %s" % e, **result)
+    client = client_from_params(module, result)
 
     try:
         user = client.get_user(username)

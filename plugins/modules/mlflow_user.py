@@ -29,29 +29,14 @@ author:
   - mlops.mlflow maintainers (@mlops)
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Reads the user and checks the password (a read request as the user); nothing is changed.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode).
     support: full
+  diff_mode:
     details: C(exists) and C(is_admin) before and after; a password that is set is shown as C((changed)) only.
+    support: full
+extends_documentation_fragment:
+  - mlops.mlflow.mlflow_auth
 options:
-  tracking_uri:
-    description:
-      - URL of the MLflow server, as MLflow's client uses it (E(MLFLOW_TRACKING_URI)), with the path
-        prefix when the server is published under one, for example C(https://mlflow.example.com/mlflow).
-      - Must not contain credentials.
-    type: str
-    required: true
-  admin_username:
-    description: An MLflow user with C(is_admin), whose credentials authenticate the requests.
-    type: str
-    required: true
-  admin_password:
-    description: Password of O(admin_username).
-    type: str
-    required: true
   name:
     description: Username of the user to manage.
     type: str
@@ -78,13 +63,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  validate_certs:
-    description: Verify the server's TLS certificate.
-    type: bool
-    default: true
-  ca_path:
-    description: PEM file of the CA to verify the server's certificate with (for example a private CA).
-    type: path
 notes:
   - Checked against MLflow 3.17.2 (C(mlflow[auth])). The user endpoints are the same in MLflow 2.x and
     earlier 3.x releases.
@@ -133,6 +111,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changes:
+  description: What was (or in check mode would be) changed, among C(created), C(password), C(is_admin), C(deleted).
+  returned: always
+  type: list
+  elements: str
+  sample: [password]
 msg:
   description: What happened, in one sentence.
   returned: always
@@ -158,19 +142,14 @@ user:
       type: bool
       sample: false
   sample: {id: 2, username: alice, is_admin: false}
-changes:
-  description: What was (or in check mode would be) changed, among C(created), C(password), C(is_admin), C(deleted).
-  returned: always
-  type: list
-  elements: str
-  sample: [password]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_auth import (
-    MlflowAuthClient,
     MlflowAuthError,
+    auth_argument_spec,
+    client_from_params,
     redact,
 )
 
@@ -181,17 +160,12 @@ CHANGED = "(changed)"
 
 
 def argument_spec():
-    return dict(
-        tracking_uri=dict(type="str", required=True),
-        admin_username=dict(type="str", required=True),
-        admin_password=dict(type="str", required=True, no_log=True),
+    return auth_argument_spec(
         name=dict(type="str", required=True),
         password=dict(type="str", no_log=True),
         admin=dict(type="bool"),
         update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        validate_certs=dict(type="bool", default=True),
-        ca_path=dict(type="path"),
     )
 
 
@@ -253,11 +227,7 @@ def main():
     name = p["name"]
     secrets = [p["admin_password"], p["password"]]
     result = dict(changed=False, changes=[])
-    try:
-        client = MlflowAuthClient(p["tracking_uri"], p["admin_username"], p["admin_password"],
-                                  validate_certs=p["validate_certs"], ca_path=p["ca_path"])
-    except ValueError as e:
-        module.fail_json(msg="invalid tracking_uri: %s" % e, **result)
+    client = client_from_params(module, result)
     client.add_secret(p["password"])
 
     if p["state"] == "absent" and name == p["admin_username"]:

@@ -493,6 +493,38 @@ def test_user_info_keeps_only_non_secret_fields():
     assert ma.user_info(None) is None
 
 
+def test_auth_argument_spec_is_a_fresh_dict_with_the_module_options_added():
+    spec = ma.auth_argument_spec(name=dict(type="str", required=True))
+    assert list(spec) == ["tracking_uri", "admin_username", "admin_password", "validate_certs", "ca_path", "name"]
+    assert spec["admin_password"]["no_log"] is True
+    spec["tracking_uri"]["required"] = False
+    assert ma.auth_argument_spec()["tracking_uri"]["required"] is True
+
+
+class ModuleFailed(Exception):
+    pass
+
+
+class StubModule(object):
+    def __init__(self, tracking_uri):
+        self.params = dict(tracking_uri=tracking_uri, admin_username=ADMIN, admin_password=ADMIN_PASSWORD,
+                           validate_certs=False, ca_path="/etc/ca.pem")
+
+    def fail_json(self, **kwargs):
+        raise ModuleFailed(kwargs)
+
+
+def test_client_from_params():
+    c = ma.client_from_params(StubModule("https://mlflow.example.com/mlflow/"), {})
+    assert (c.base, c.admin_username, c.admin_password, c.validate_certs, c.ca_path) == (
+        "https://mlflow.example.com/mlflow", ADMIN, ADMIN_PASSWORD, False, "/etc/ca.pem")
+    with pytest.raises(ModuleFailed) as excinfo:
+        ma.client_from_params(StubModule("ftp://mlflow.example.com"), dict(changed=False, changes=[]))
+    assert excinfo.value.args[0] == dict(
+        msg="invalid tracking_uri: tracking_uri must be an http:// or https:// URL with a host name",
+        changed=False, changes=[])
+
+
 # ---------------------------------------------------------------------------------------------
 # Requests
 # ---------------------------------------------------------------------------------------------

@@ -9,14 +9,13 @@ import json
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.mlops.mlflow.plugins.module_utils import mlflow_auth as ma
 from ansible_collections.mlops.mlflow.plugins.modules import mlflow_permission as mod
-from ansible_collections.mlops.mlflow.tests.unit.plugins.module_utils.test_mlflow_auth import (
-    ADMIN,
-    ADMIN_PASSWORD,
-    FakeMlflow,
+from ansible_collections.mlops.mlflow.tests.unit.plugins.module_utils.test_mlflow_auth import ADMIN_PASSWORD
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_checks import (
+    DocumentationTests,
+    auth_fake,
+    run_auth_module,
 )
-from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_harness import doc_blocks, patch_exits, run_main
 
 BOB_PASSWORD = "bob-Passw0rd-xyz"
 SECRETS = (ADMIN_PASSWORD, BOB_PASSWORD, "wrong-Adm1n-pw")
@@ -28,9 +27,7 @@ ROLE_UPDATE = "/api/3.0/mlflow/roles/permissions/update"
 
 
 def make_fake(monkeypatch, api):
-    patch_exits(monkeypatch)
-    server = FakeMlflow(api=api)
-    monkeypatch.setattr(ma, "open_url", server.open_url)
+    server = auth_fake(monkeypatch, api=api)
     server.add_user("bob", BOB_PASSWORD)
     server.add_experiment("churn")          # id 1, MANAGE for admin
     server.add_model("churn-classifier")
@@ -47,18 +44,9 @@ def legacy(monkeypatch):
     return make_fake(monkeypatch, "legacy")
 
 
-def run(fake, check_mode=False, diff=False, **args):
-    params = dict(tracking_uri=fake.base, admin_username=ADMIN, admin_password=ADMIN_PASSWORD, username="bob")
-    params.update(args)
-    params = dict((k, v) for k, v in params.items() if v is not None)
-    if diff:
-        params["_ansible_diff"] = True
-    result = run_main(mod.main, params, check_mode=check_mode)
-    text = json.dumps(result)
-    for secret in SECRETS:
-        assert secret not in text
-        assert all(secret not in r[1] for r in fake.requests)
-    return result
+def run(fake, **args):
+    args.setdefault("username", "bob")
+    return run_auth_module(mod, fake, SECRETS, **args)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,36 +54,12 @@ def run(fake, check_mode=False, diff=False, **args):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_module_file_basics():
-    text = open(mod.__file__).read()
-    assert text.startswith("#!/usr/bin/python\n")
-    assert "print(" not in text
-    assert set(doc_blocks(mod)) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
+class TestDocumentation(DocumentationTests):
+    module = mod
+    no_log = ("admin_password",)
+    full_support = ("check_mode", "diff_mode")
 
-
-def test_documentation_matches_argument_spec():
-    doc = doc_blocks(mod)["DOCUMENTATION"]
-    assert doc["module"] == "mlflow_permission"
-    options = doc["options"]
-    spec = mod.argument_spec()
-    assert set(options) == set(spec)
-    for name, arg in spec.items():
-        o = options[name]
-        assert o["type"] == arg["type"], name
-        assert o.get("default") == arg.get("default"), name
-        assert o.get("choices") == arg.get("choices"), name
-        assert bool(o.get("required")) == bool(arg.get("required")), name
-        assert o["description"], name
-    assert spec["admin_password"]["no_log"] is True
-    assert doc["attributes"]["check_mode"]["support"] == "full"
-    assert doc["attributes"]["diff_mode"]["support"] == "full"
-
-
-def test_examples_use_the_fqcn_and_documented_options():
-    options = set(mod.argument_spec())
-    for task in doc_blocks(mod)["EXAMPLES"]:
-        args = task["mlops.mlflow.mlflow_permission"]
-        assert set(args) <= options
+    def check_example(self, args):
         assert len(set(args) & {"experiment_name", "experiment_id", "registered_model_name"}) == 1
 
 

@@ -13,10 +13,13 @@ from ansible_collections.mlops.mlflow.plugins.modules import mlflow_user as mod
 from ansible_collections.mlops.mlflow.tests.unit.plugins.module_utils.test_mlflow_auth import (
     ADMIN,
     ADMIN_PASSWORD,
-    FakeMlflow,
     MlflowError,
 )
-from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_harness import doc_blocks, patch_exits, run_main
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_checks import (
+    DocumentationTests,
+    auth_fake,
+    run_auth_module,
+)
 
 PW1 = "alice-Passw0rd-one"
 PW2 = "alice-Passw0rd-two"
@@ -26,30 +29,12 @@ USERS_GET = "/api/2.0/mlflow/users/get"
 
 @pytest.fixture
 def fake(monkeypatch):
-    patch_exits(monkeypatch)
-    server = FakeMlflow()
-    monkeypatch.setattr(ma, "open_url", server.open_url)
-    return server
+    return auth_fake(monkeypatch)
 
 
-def run(fake, check_mode=False, diff=False, **args):
-    params = dict(tracking_uri=fake.base, admin_username=ADMIN, admin_password=ADMIN_PASSWORD, name="alice")
-    params.update(args)
-    params = dict((k, v) for k, v in params.items() if v is not None)
-    if diff:
-        params["_ansible_diff"] = True
-    result = run_main(mod.main, params, check_mode=check_mode)
-    assert_no_secret(result, fake)
-    return result
-
-
-def assert_no_secret(result, fake):
-    text = json.dumps(result)
-    for secret in SECRETS:
-        assert secret not in text, "a password in the result: %s" % text
-    for request in fake.requests:
-        for secret in SECRETS:
-            assert secret not in request[1], "a password in a URL: %s" % request[1]
+def run(fake, **args):
+    args.setdefault("name", "alice")
+    return run_auth_module(mod, fake, SECRETS, **args)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,36 +42,10 @@ def assert_no_secret(result, fake):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_module_file_basics():
-    text = open(mod.__file__).read()
-    assert text.startswith("#!/usr/bin/python\n")
-    assert "print(" not in text
-    assert set(doc_blocks(mod)) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
-
-
-def test_documentation_matches_argument_spec():
-    doc = doc_blocks(mod)["DOCUMENTATION"]
-    assert doc["module"] == "mlflow_user"
-    options = doc["options"]
-    spec = mod.argument_spec()
-    assert set(options) == set(spec)
-    for name, arg in spec.items():
-        o = options[name]
-        assert o["type"] == arg["type"], name
-        assert o.get("default") == arg.get("default"), name
-        assert o.get("choices") == arg.get("choices"), name
-        assert bool(o.get("required")) == bool(arg.get("required")), name
-        assert o["description"], name
-    assert spec["admin_password"]["no_log"] is True
-    assert spec["password"]["no_log"] is True
-    assert doc["attributes"]["check_mode"]["support"] == "full"
-    assert doc["attributes"]["diff_mode"]["support"] == "full"
-
-
-def test_examples_use_the_fqcn_and_documented_options():
-    options = set(mod.argument_spec())
-    for task in doc_blocks(mod)["EXAMPLES"]:
-        assert set(task["mlops.mlflow.mlflow_user"]) <= options
+class TestDocumentation(DocumentationTests):
+    module = mod
+    no_log = ("admin_password", "password")
+    full_support = ("check_mode", "diff_mode")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,9 +335,7 @@ def test_server_without_basic_auth(fake):
 
 
 def test_path_prefix(monkeypatch):
-    patch_exits(monkeypatch)
-    fake = FakeMlflow(base="https://mlflow.example.com/mlflow")
-    monkeypatch.setattr(ma, "open_url", fake.open_url)
+    fake = auth_fake(monkeypatch, base="https://mlflow.example.com/mlflow")
     result = run(fake, tracking_uri="https://mlflow.example.com/mlflow/", password=PW1, ca_path="/etc/ca.pem",
                  validate_certs=False)
     assert result["changed"] is True

@@ -25,10 +25,10 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mlops.mlflow.plugins.module_utils import pgloader as pl
 from ansible_collections.mlops.mlflow.plugins.modules import pgloader_migrate as mod
-from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_harness import doc_blocks, patch_exits, run_main
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_checks import DocumentationTests
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_harness import patch_exits, run_main
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pgloader"
-MODULE_PATH = Path(mod.__file__)
 PASSWORD = "s3cr3t!pw"
 
 # ---------------------------------------------------------------------------------------------
@@ -36,36 +36,9 @@ PASSWORD = "s3cr3t!pw"
 # ---------------------------------------------------------------------------------------------
 
 
-def test_module_file_basics():
-    text = MODULE_PATH.read_text()
-    assert text.startswith("#!/usr/bin/python\n")
-    assert "print(" not in text
-    assert set(doc_blocks(mod)) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
-
-
-def test_documentation_matches_argument_spec():
-    doc = doc_blocks(mod)["DOCUMENTATION"]
-    assert doc["module"] == "pgloader_migrate"
-    options = doc["options"]
-    spec = mod.argument_spec()
-    assert set(options) == set(spec)
-    for name, arg in spec.items():
-        o = options[name]
-        assert o["type"] == arg["type"], name
-        assert o.get("default") == arg.get("default"), name
-        assert o.get("choices") == arg.get("choices"), name
-        assert bool(o.get("required")) == bool(arg.get("required")), name
-        assert o["description"], name
-    assert spec["pg_password"]["no_log"] is True
-    assert doc["attributes"]["check_mode"]["support"] == "full"
-
-
-def test_examples_use_the_fqcn_and_documented_options():
-    examples = doc_blocks(mod)["EXAMPLES"]
-    options = set(mod.argument_spec())
-    for task in examples:
-        args = task["mlops.mlflow.pgloader_migrate"]
-        assert set(args) <= options
+class TestDocumentation(DocumentationTests):
+    module = mod
+    no_log = ("pg_password",)
 
 
 # ---------------------------------------------------------------------------------------------
