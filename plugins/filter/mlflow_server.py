@@ -115,7 +115,7 @@ def mlflow_server_constraints(version, extra=None):
 
 
 def mlflow_server_command(extra_args, default_artifact_root, workers, serve_artifacts=True, artifacts_destination="",
-                          static_prefix="", port=5000):
+                          static_prefix="", port=5000, expose_prometheus=""):
     """The ``mlflow server`` command line, the user's arguments (as strings) last."""
     name = "mlflow_server_command"
     extra_args = _list(name, "extra_args", extra_args)
@@ -127,6 +127,8 @@ def mlflow_server_command(extra_args, default_artifact_root, workers, serve_arti
     command += ["--default-artifact-root", default_artifact_root]
     if _length(name, "static_prefix", static_prefix) > 0:
         command += ["--static-prefix", static_prefix]
+    if _length(name, "expose_prometheus", expose_prometheus) > 0:
+        command += ["--expose-prometheus", expose_prometheus]
     return command + [_str(arg) for arg in extra_args]
 
 

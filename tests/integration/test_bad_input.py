@@ -118,6 +118,10 @@ CASES = [
                                                      "mlflow_server_data_dir": "/var/lib/mlflow-bad-input/data"},
          "mlflow_server_max_artifact_size_gb"),
     Case("mlflow-backend-not-uri", "mlflow_server", {"mlflow_server_backend_store_uri": "/mlflow/data/mlflow.db"}),
+    # mlflow_server_metrics sets --expose-prometheus itself: a second one would be given twice
+    Case("mlflow-metrics-and-expose-arg", "mlflow_server",
+         {"mlflow_server_metrics": True, "mlflow_server_extra_args": ["--expose-prometheus", "/tmp/m"]},
+         "mlflow_server_metrics"),
     *_refused("mlflow-backend-password", "mlflow_server", "mlflow_server_backend_password",
               {"placeholder": "ChangeMe!", "prod-placeholder": PROD_PLACEHOLDER, "placeholder-inside": "db-changeme-2024"},
               base={"mlflow_server_backend_store_uri": POSTGRES_URI}),

@@ -142,6 +142,12 @@ def test_command_without_serving_with_prefix_and_extra_args_last():
     ]
 
 
+def test_command_with_metrics_before_the_extra_args():
+    assert command(["--gunicorn-opts", "x"], expose_prometheus="/mlflow/metrics")[-4:] == [
+        "--expose-prometheus", "/mlflow/metrics", "--gunicorn-opts", "x"]
+    assert "--expose-prometheus" not in command(expose_prometheus="")
+
+
 def test_command_refuses_what_jinja_could_not_measure_or_would_split():
     with pytest.raises(AnsibleFilterError, match="mlflow_server_command: static_prefix must be a string, got NoneType"):
         command(static_prefix=None)
