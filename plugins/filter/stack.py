@@ -204,12 +204,18 @@ def stack(hostvars, groups, inventory_hostname):
         }
 
     minio = {}
+    local_s3_host = None
     if here["objectstore"]:
         minio = {
             "minio_bind_address": _minio_bind(me, parts, s3_published, artifacts_mode),
             "minio_buckets": [{"name": bucket}],
             "minio_mlflow_bucket": bucket,
         }
+        # where this host reaches its own S3 API (Nginx's S3 site, backups): the bind address the
+        # inventory sets, else the derived one; a wildcard through the loopback
+        bind = me.set_here("minio_bind_address")
+        bind = str(minio["minio_bind_address"] if bind is None else bind)
+        local_s3_host = "127.0.0.1" if bind in WILDCARDS else bind
 
     server = {
         "mlflow_server_serve_artifacts": artifacts_mode == "proxied",
@@ -267,20 +273,13 @@ def stack(hostvars, groups, inventory_hostname):
         nginx["nginx_proxy_s3_enabled"] = s3_published
         nginx["nginx_proxy_advertise_multipart"] = s3_published
         nginx["nginx_proxy_s3_port"] = me.get("mlflow_s3_public_port")
-        if here["objectstore"]:
-            bind = me.set_here("minio_bind_address")
-            bind = str(_minio_bind(me, parts, s3_published, artifacts_mode) if bind is None else bind)
-            s3_host = "127.0.0.1" if bind in WILDCARDS else bind
-        else:
-            s3_host = store.reached_at("minio_bind_address")
+        s3_host = local_s3_host if here["objectstore"] else store.reached_at("minio_bind_address")
         nginx["nginx_proxy_s3_upstreams"] = ["%s:%s" % (s3_host, store.get("minio_api_port"))]
 
     if here["objectstore"]:
-        bind = me.set_here("minio_bind_address")
-        bind = str(minio["minio_bind_address"] if bind is None else bind)
         # the S3 API as this host reaches it (backups)
         result["s3_local"] = {
-            "url": "http://%s:%s" % ("127.0.0.1" if bind in WILDCARDS else bind, me.get("minio_api_port")),
+            "url": "http://%s:%s" % (local_s3_host, me.get("minio_api_port")),
             "bucket": me.get("minio_mlflow_bucket") or bucket,
             "access_key": me.get("minio_mlflow_access_key"),
         }
