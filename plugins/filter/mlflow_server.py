@@ -115,7 +115,7 @@ def mlflow_server_constraints(version, extra=None):
 
 
 def mlflow_server_command(extra_args, default_artifact_root, workers, serve_artifacts=True, artifacts_destination="",
-                          static_prefix="", port=5000, expose_prometheus=""):
+                          static_prefix="", port=5000, expose_prometheus="", app_name=""):
     """The ``mlflow server`` command line, the user's arguments (as strings) last."""
     name = "mlflow_server_command"
     extra_args = _list(name, "extra_args", extra_args)
@@ -129,6 +129,8 @@ def mlflow_server_command(extra_args, default_artifact_root, workers, serve_arti
         command += ["--static-prefix", static_prefix]
     if _length(name, "expose_prometheus", expose_prometheus) > 0:
         command += ["--expose-prometheus", expose_prometheus]
+    if _length(name, "app_name", app_name) > 0:
+        command += ["--app-name", app_name]
     return command + [_str(arg) for arg in extra_args]
 
 

@@ -51,6 +51,7 @@ DEFAULTS = {
 DECISIONS = {
     "mlflow_public_url": "",
     "mlflow_artifacts_mode": "proxied",
+    "mlflow_auth_mode": "nginx",
     "mlflow_artifacts_bucket": "mlflow",
     "mlflow_artifacts_presigned": True,
     "mlflow_s3_public_port": 9443,
@@ -152,6 +153,11 @@ def _minio_bind(store, parts, s3_published, artifacts_mode):
     return "127.0.0.1"
 
 
+def _auth_db(db):
+    """The auth database of MLflow's built-in authentication, next to the backend's."""
+    return "%s_auth" % db.get("postgres_db_name")
+
+
 def stack(hostvars, groups, inventory_hostname):
     """The production stage's wiring as seen from `inventory_hostname` (see stack.yml)."""
     if not isinstance(groups, Mapping):
@@ -164,6 +170,9 @@ def stack(hostvars, groups, inventory_hostname):
     artifacts_mode = me.get("mlflow_artifacts_mode")
     if artifacts_mode not in ("proxied", "direct"):
         _fail("mlflow_artifacts_mode must be proxied or direct")
+    auth_mode = me.get("mlflow_auth_mode")
+    if auth_mode not in ("nginx", "mlflow"):
+        _fail("mlflow_auth_mode must be nginx or mlflow")
     bucket = me.get("mlflow_artifacts_bucket")
     artifacts_uri = me.get("mlflow_artifacts_uri") or "s3://%s/artifacts" % bucket
     s3_public_url = me.get("mlflow_s3_public_url")
@@ -184,6 +193,7 @@ def stack(hostvars, groups, inventory_hostname):
         "address": me.address,
         "public_url": public_url,
         "artifacts_mode": artifacts_mode,
+        "auth_mode": auth_mode,
         "artifacts_bucket": bucket,
         "artifacts_uri": artifacts_uri,
         "s3_published": s3_published,
@@ -202,6 +212,8 @@ def stack(hostvars, groups, inventory_hostname):
             "postgres_publish": bool([h for h in parts["servers"] if h != inventory_hostname]),
             "postgres_publish_address": me.address,
         }
+        if auth_mode == "mlflow":
+            postgres["postgres_extra_databases"] = [_auth_db(me)]
 
     minio = {}
     local_s3_host = None
@@ -218,6 +230,7 @@ def stack(hostvars, groups, inventory_hostname):
         local_s3_host = "127.0.0.1" if bind in WILDCARDS else bind
 
     server = {
+        "mlflow_server_auth": auth_mode == "mlflow",
         "mlflow_server_serve_artifacts": artifacts_mode == "proxied",
         "mlflow_server_artifacts_destination": artifacts_uri,
         "mlflow_server_default_artifact_root": "" if artifacts_mode == "proxied" else artifacts_uri,
@@ -237,6 +250,9 @@ def stack(hostvars, groups, inventory_hostname):
             wait_for.append({"host": db_address, "port": db.get("postgres_publish_port")})
         server["mlflow_server_backend_store_uri"] = "postgresql+psycopg2://%s@%s/%s" % (
             db.get("postgres_db_user"), location, db.get("postgres_db_name"))
+        if auth_mode == "mlflow":
+            server["mlflow_server_auth_database_uri"] = "postgresql+psycopg2://%s@%s/%s" % (
+                db.get("postgres_db_user"), location, _auth_db(db))
     if store:
         if here["objectstore"]:
             private_s3 = "http://%s:%s" % (_first_alias(me, "minio_network_aliases"), S3_CONTAINER_PORT)
@@ -264,7 +280,8 @@ def stack(hostvars, groups, inventory_hostname):
             server["mlflow_server_etc_hosts"] = {}
             server["mlflow_server_s3_ca_cert"] = ""
 
-    nginx = {"nginx_proxy_tls_selfsigned": selfsigned}
+    # mlflow: MLflow asks for the password itself, Nginx passes the Authorization header on
+    nginx = {"nginx_proxy_tls_selfsigned": selfsigned, "nginx_proxy_auth_enabled": auth_mode == "nginx"}
     if public_url:
         nginx["nginx_proxy_public_url"] = public_url
     if parts["servers"]:

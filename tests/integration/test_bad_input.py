@@ -52,6 +52,9 @@ BASELINES: dict[str, dict] = {
 }
 
 POSTGRES_URI = "postgresql+psycopg2://mlflow@postgres:5432/mlflow"
+# MLflow's built-in authentication with acceptable secrets (the cases change one thing)
+MLFLOW_AUTH = {"mlflow_server_auth": True, "mlflow_server_auth_admin_password": DUMMY.format(20),
+               "mlflow_server_auth_secret_key": DUMMY.format(23) + "-session"}
 # the inventories/prod fallback of vault_postgres_mlflow_password: every role must refuse it
 PROD_PLACEHOLDER = "ChangeMe-postgres-mlflow"
 
@@ -91,6 +94,7 @@ CASES = [
     *_refused("postgres-db-password", "postgres", "postgres_db_password",
               {"placeholder": "ChangeMe123", "prod-placeholder": PROD_PLACEHOLDER, "placeholder-inside": "prod-changeme-db1"}),
     Case("postgres-port-out-of-range", "postgres", {"postgres_port": 70000}),
+    Case("postgres-extra-database-invalid", "postgres", {"postgres_extra_databases": ["mlflow auth"]}),
     Case("postgres-port-not-int", "postgres", {"postgres_port": "abc"}),
     Case("postgres-settings-string", "postgres", {"postgres_settings": "shared_buffers=1GB"}),
     Case("postgres-data-dir-relative", "postgres", {"postgres_data_dir": "data/pg"}),
@@ -122,6 +126,31 @@ CASES = [
     Case("mlflow-metrics-and-expose-arg", "mlflow_server",
          {"mlflow_server_metrics": True, "mlflow_server_extra_args": ["--expose-prometheus", "/tmp/m"]},
          "mlflow_server_metrics"),
+    # MLflow's built-in authentication: the admin's password and the session key must be real
+    *_refused("mlflow-auth-admin-password", "mlflow_server", "mlflow_server_auth_admin_password",
+              {"empty": "", "short": "Sh0rt-pw", "placeholder": "ChangeMe-mlflow-admin", "padded": " " + DUMMY.format(21)},
+              base=MLFLOW_AUTH),
+    *_refused("mlflow-auth-secret-key", "mlflow_server", "mlflow_server_auth_secret_key",
+              {"empty": "", "short": "k3y-short", "placeholder": "ChangeMe-mlflow-flask-secret-key"}, base=MLFLOW_AUTH),
+    Case("mlflow-auth-database-uri-with-password", "mlflow_server",
+         {**MLFLOW_AUTH, "mlflow_server_auth_database_uri": "postgresql+psycopg2://mlflow:Uri-pw-t3st-9@pg:5432/mlflow_auth"},
+         "mlflow_server_auth_database_uri"),
+    Case("mlflow-auth-default-permission", "mlflow_server",
+         {**MLFLOW_AUTH, "mlflow_server_auth_default_permission": "DENY"}, "mlflow_server_auth_default_permission"),
+    Case("mlflow-auth-user-short-password", "mlflow_server",
+         {**MLFLOW_AUTH, "mlflow_server_auth_users": [{"name": "bob", "password": "Sh0rt-pw"}]}, "mlflow_server_auth_users"),
+    Case("mlflow-auth-user-twice", "mlflow_server",
+         {**MLFLOW_AUTH, "mlflow_server_auth_users": [{"name": "bob", "password": DUMMY.format(22)},
+                                                      {"name": "bob", "state": "absent"}]}, "mlflow_server_auth_users"),
+    Case("mlflow-auth-grant-on-two-resources", "mlflow_server",
+         {**MLFLOW_AUTH, "mlflow_server_auth_permissions": [
+             {"user": "bob", "experiment": "e", "registered_model": "m", "permission": "READ"}]},
+         "mlflow_server_auth_permissions"),
+    Case("mlflow-auth-grant-unknown-permission", "mlflow_server",
+         {**MLFLOW_AUTH, "mlflow_server_auth_permissions": [{"user": "bob", "experiment": "e", "permission": "WRITE"}]},
+         "mlflow_server_auth_permissions"),
+    Case("mlflow-auth-app-name-in-extra-args", "mlflow_server",
+         {**MLFLOW_AUTH, "mlflow_server_extra_args": ["--app-name", "basic-auth"]}, "mlflow_server_extra_args"),
     *_refused("mlflow-backend-password", "mlflow_server", "mlflow_server_backend_password",
               {"placeholder": "ChangeMe!", "prod-placeholder": PROD_PLACEHOLDER, "placeholder-inside": "db-changeme-2024"},
               base={"mlflow_server_backend_store_uri": POSTGRES_URI}),
@@ -250,6 +279,15 @@ GOOD_CASES = [
          {"mlflow_backup_artifacts": False, "mlflow_backup_s3_secret_key": ""}, "mlflow_backup_artifacts"),
     Case("nginx-password-mentions-password", "nginx_proxy",
          {"nginx_proxy_users": [{"name": "ci", "password": "my-long-password-t3st"}]}),
+    Case("mlflow-auth-with-users-and-grants", "mlflow_server",
+         {**MLFLOW_AUTH, "mlflow_server_auth_users": [{"name": "alice", "password": DUMMY.format(24), "admin": True},
+                                                      {"name": "bob", "state": "absent"}],
+          "mlflow_server_auth_permissions": [{"user": "alice", "experiment": "churn", "permission": "EDIT"},
+                                             {"user": "carol", "registered_model": "m", "state": "absent"}]},
+         "mlflow_server_auth"),
+    # nginx mode: MLflow's user rules do not apply to Nginx's users
+    Case("mlflow-auth-off-ignores-user-rules", "mlflow_server",
+         {"mlflow_server_auth_users": [{"name": "bob", "password": "short"}]}),
     # documented: null publishes no port (the argument spec refused it while it had a default)
     Case("mlflow-host-port-null", "mlflow_server", {"mlflow_server_host_port": None}),
     Case("nginx-public-url-with-port-and-path", "nginx_proxy",

@@ -148,6 +148,12 @@ def test_command_with_metrics_before_the_extra_args():
     assert "--expose-prometheus" not in command(expose_prometheus="")
 
 
+def test_command_with_the_auth_app_before_the_extra_args():
+    assert command(["--gunicorn-opts", "x"], expose_prometheus="/m", app_name="basic-auth")[-6:] == [
+        "--expose-prometheus", "/m", "--app-name", "basic-auth", "--gunicorn-opts", "x"]
+    assert "--app-name" not in command(app_name="")
+
+
 def test_command_refuses_what_jinja_could_not_measure_or_would_split():
     with pytest.raises(AnsibleFilterError, match="mlflow_server_command: static_prefix must be a string, got NoneType"):
         command(static_prefix=None)

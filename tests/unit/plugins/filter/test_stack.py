@@ -26,8 +26,8 @@ S3_URL = "https://mlflow.example.com:9443"
 # group_vars/mlflow_production of inventories/prod, as far as the filter reads it
 SITE = {"mlflow_public_url": URL}
 # the keys of every result; a host in the stage's groups also gets PARTS (and s3_local on the object store host)
-TOP = {"groups", "hosts", "here", "address", "public_url", "artifacts_mode", "artifacts_bucket", "artifacts_uri",
-       "s3_published", "s3_public_url"}
+TOP = {"groups", "hosts", "here", "address", "public_url", "artifacts_mode", "auth_mode", "artifacts_bucket",
+       "artifacts_uri", "s3_published", "s3_public_url"}
 PARTS = {"postgres", "minio", "mlflow_server", "nginx_proxy", "sqlite_migration"}
 # secret-looking values: no error may show them
 SECRET = "Secret-Value/42"
@@ -74,6 +74,10 @@ APART = inventory(["db1"], ["s3-1"], ["app1"], ["web1"])
 CLOUD = {"mlflow_public_url": URL, "mlflow_artifacts_uri": "s3://my-company-mlflow-artifacts/artifacts"}
 
 
+# MLflow's built-in authentication instead of Nginx's
+AUTH = {**SITE, "mlflow_auth_mode": "mlflow"}
+
+
 # ------------------------------------------------------------------ one machine
 
 
@@ -87,6 +91,7 @@ def test_single_machine():
         "address": ONE,
         "public_url": URL,
         "artifacts_mode": "proxied",
+        "auth_mode": "nginx",
         "artifacts_bucket": "mlflow",
         "artifacts_uri": "s3://mlflow/artifacts",
         "s3_published": True,
@@ -96,6 +101,7 @@ def test_single_machine():
         "minio": {"minio_bind_address": "127.0.0.1", "minio_buckets": [{"name": "mlflow"}],
                   "minio_mlflow_bucket": "mlflow"},
         "mlflow_server": {
+            "mlflow_server_auth": False,
             "mlflow_server_serve_artifacts": True,
             "mlflow_server_artifacts_destination": "s3://mlflow/artifacts",
             "mlflow_server_default_artifact_root": "",
@@ -111,6 +117,7 @@ def test_single_machine():
         },
         "nginx_proxy": {
             "nginx_proxy_tls_selfsigned": False,
+            "nginx_proxy_auth_enabled": True,
             "nginx_proxy_public_url": URL,
             "nginx_proxy_upstreams": ["127.0.0.1:5001"],
             "nginx_proxy_s3_enabled": True,
@@ -193,6 +200,7 @@ def test_split():
 
     # the servers reach them there; Nginx on app1 is reached through the host (app1) or app1's address (app2)
     common = {
+        "mlflow_server_auth": False,
         "mlflow_server_serve_artifacts": True,
         "mlflow_server_artifacts_destination": "s3://mlflow/artifacts",
         "mlflow_server_default_artifact_root": "",
@@ -213,6 +221,7 @@ def test_split():
     for host in result.values():
         assert host["nginx_proxy"] == {
             "nginx_proxy_tls_selfsigned": False,
+            "nginx_proxy_auth_enabled": True,
             "nginx_proxy_public_url": URL,
             "nginx_proxy_upstreams": ["127.0.0.1:5001", "10.0.0.22:5001"],
             "nginx_proxy_s3_enabled": True,
@@ -405,6 +414,7 @@ def test_cloud(groups):
         assert "s3_local" not in result[name]
         assert result[name]["postgres"] == {} and result[name]["minio"] == {}
     assert result["app1"]["mlflow_server"] == {
+        "mlflow_server_auth": False,
         "mlflow_server_serve_artifacts": True,
         "mlflow_server_artifacts_destination": "s3://my-company-mlflow-artifacts/artifacts",
         "mlflow_server_default_artifact_root": "",
@@ -413,6 +423,7 @@ def test_cloud(groups):
     }
     assert result["web1"]["nginx_proxy"] == {
         "nginx_proxy_tls_selfsigned": False,
+        "nginx_proxy_auth_enabled": True,
         "nginx_proxy_public_url": URL,
         "nginx_proxy_upstreams": ["10.0.0.21:5001", "10.0.0.22:5001"],
     }
@@ -451,6 +462,46 @@ def test_host_outside_the_stage():
         assert result["hosts"]["servers"] == ["app1", "app2"]
         assert result["s3_published"] is True and result["s3_public_url"] == S3_URL
     assert stack(hostvars, groups, "mon1")["address"] == "10.0.0.99"
+
+
+def test_auth_mode_mlflow_on_one_machine():
+    """mlflow_auth_mode mlflow: the auth database next to the backend's, MLflow asks, Nginx does not."""
+    result = wiring(SINGLE, AUTH)[ONE]
+    assert result["auth_mode"] == "mlflow"
+    assert result["postgres"]["postgres_extra_databases"] == ["mlflow_auth"]
+    assert result["mlflow_server"]["mlflow_server_auth"] is True
+    assert result["mlflow_server"]["mlflow_server_auth_database_uri"] == (
+        "postgresql+psycopg2://mlflow@postgres:5432/mlflow_auth")
+    assert result["nginx_proxy"]["nginx_proxy_auth_enabled"] is False
+
+
+def test_auth_mode_mlflow_on_several_hosts_follows_the_database_settings():
+    result = wiring(SPLIT, AUTH, data={**SPLIT_VARS["data"], "postgres_db_name": "tracking",
+                                       "postgres_db_user": "ml", "postgres_publish_port": 6432},
+                    app1=SPLIT_VARS["app1"], app2=SPLIT_VARS["app2"])
+    assert result["data"]["postgres"]["postgres_extra_databases"] == ["tracking_auth"]
+    for app in ("app1", "app2"):
+        server = result[app]["mlflow_server"]
+        assert server["mlflow_server_auth"] is True
+        assert server["mlflow_server_backend_store_uri"] == "postgresql+psycopg2://ml@10.0.0.10:6432/tracking"
+        assert server["mlflow_server_auth_database_uri"] == "postgresql+psycopg2://ml@10.0.0.10:6432/tracking_auth"
+    assert result["app1"]["nginx_proxy"]["nginx_proxy_auth_enabled"] is False
+
+
+def test_auth_mode_mlflow_without_a_database_host_keeps_the_role_default():
+    """Cloud: the managed database is the inventory's; the auth database URI too (else SQLite in the data dir)."""
+    result = wiring(inventory(servers=["app1"], proxy=["app1"]), {**CLOUD, "mlflow_auth_mode": "mlflow"})["app1"]
+    assert result["mlflow_server"]["mlflow_server_auth"] is True
+    assert "mlflow_server_auth_database_uri" not in result["mlflow_server"]
+
+
+@pytest.mark.parametrize("mode", ["basic", "", "MLFLOW", None])
+def test_bad_auth_mode(mode):
+    hostvars = host_vars(SINGLE, {**SITE, "mlflow_auth_mode": mode})
+    if mode is None:  # null in the inventory: the default
+        assert stack(hostvars, SINGLE, ONE)["auth_mode"] == "nginx"
+        return
+    assert error_of(hostvars, SINGLE, ONE) == "stack: mlflow_auth_mode must be nginx or mlflow"
 
 
 def test_every_host_of_the_stage_gets_every_part():
@@ -685,7 +736,7 @@ def _produced():
     """The keys the filter gives each role, over inventories that need all of them."""
     produced = {part: set() for part in PARTS}
     cases = [(SINGLE, SITE, {}), (SPLIT, SITE, SPLIT_VARS), (APART, SITE, {}),
-             (SINGLE, {**SITE, "mlflow_artifacts_mode": "direct"}, {})]
+             (SINGLE, {**SITE, "mlflow_artifacts_mode": "direct"}, {}), (SPLIT, AUTH, SPLIT_VARS)]
     for groups, site, variables in cases:
         for result in wiring(groups, site, **variables).values():
             for part in PARTS:
