@@ -148,7 +148,8 @@ def diff(a, b, path=""):
 
 def main():
     if MODE == "version":
-        r = requests.get(f"{PUBLIC}/version", verify=CA, timeout=30)
+        # with credentials: open through Nginx's basic auth, but MLflow 3.7's own auth asks for them
+        r = requests.get(f"{PUBLIC}/version", auth=AUTH, verify=CA, timeout=30)
         print(json.dumps({"ok": r.status_code == 200, "version": r.text.strip(), "status": r.status_code}))
         return
     if MODE == "poll":
