@@ -70,6 +70,8 @@ INVENTORIES = [
 INVENTORY_CONTEXT = {
     "ansible_facts": {"user_dir": "/home/alice", "user_uid": 1000, "user_gid": 1000},
     "mlflow_tls_ca_cert": PEM,
+    # an option the old file did not have (NEWER_OPTIONS), off as there: molecule/production switches it on
+    "mlflow_server_metrics": False,
 }
 ENV_LOOKUP = re.compile(r"lookup\('ansible\.builtin\.env', '[A-Za-z0-9_]+'\)")
 INVENTORY_VARIANTS = {
