@@ -49,7 +49,7 @@ def _is_empty(value):
 
 def minio_container(engine, minio_image, seaweedfs_image, root_user_file, root_password_file, seaweedfs_config_file,
                     console_enabled=True, seaweedfs_volume_size_limit_mb=1024, seaweedfs_extra_args=None,
-                    api_container_port=9000, console_container_port=9001):
+                    api_container_port=9000, console_container_port=9001, metrics=False, metrics_container_port=9327):
     """Container settings of the engine: image, command, env, secret_mounts, healthcheck."""
     engine = _check_engine("minio_container", engine)
     if engine == "minio":
@@ -82,7 +82,7 @@ def minio_container(engine, minio_image, seaweedfs_image, root_user_file, root_p
             "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-master.volumeSizeLimitMB=" + str(seaweedfs_volume_size_limit_mb),
             "-volume.max=0", "-master.volumePreallocate=false", "-volume.preStopSeconds=1",
-        ] + list(extra),
+        ] + (["-metricsIp=0.0.0.0", "-metricsPort=" + str(metrics_container_port)] if metrics else []) + list(extra),
         "env": {},
         "secret_mounts": [{"source": seaweedfs_config_file, "target": SEAWEEDFS_CONFIG_TARGET}],
         "healthcheck": ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:" + str(api_container_port) + "/healthz"],
@@ -90,12 +90,16 @@ def minio_container(engine, minio_image, seaweedfs_image, root_user_file, root_p
 
 
 def minio_published_ports(bind_address, engine, api_port, console_port, console_enabled=True,
-                          api_container_port=9000, console_container_port=9001):
-    """published_ports of the container: the S3 API, and MinIO's console when it is enabled."""
+                          api_container_port=9000, console_container_port=9001,
+                          metrics_address=None, metrics_port=9327, metrics_container_port=9327):
+    """published_ports of the container: the S3 API, MinIO's console when it is enabled, and
+    SeaweedFS' metrics port on metrics_address when one is given (minio_metrics)."""
     engine = _check_engine("minio_published_ports", engine)
     ports = [_join(bind_address, api_port, api_container_port)]
     if engine == "minio" and console_enabled:
         ports.append(_join(bind_address, console_port, console_container_port))
+    if engine == "seaweedfs" and metrics_address:
+        ports.append(_join(metrics_address, metrics_port, metrics_container_port))
     return ports
 
 

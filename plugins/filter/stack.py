@@ -46,6 +46,15 @@ DEFAULTS = {
     "minio_api_port": 9000,
     "minio_mlflow_access_key": "mlflow",
     "mlflow_server_host_port": 5001,
+    # metrics (issue #15): who exports what, and on which port
+    "mlflow_server_metrics": False,
+    "nginx_proxy_metrics": False,
+    "nginx_proxy_metrics_exporter_port": 9113,
+    "postgres_exporter": False,
+    "postgres_exporter_port": 9187,
+    "minio_engine": "seaweedfs",
+    "minio_metrics": False,
+    "minio_metrics_port": 9327,
 }
 # The site's decisions when the inventory leaves them out (inventories/prod shows each).
 DECISIONS = {
@@ -62,6 +71,9 @@ DECISIONS = {
 # Container port of the object store's S3 API on the stack network (both engines).
 S3_CONTAINER_PORT = 9000
 WILDCARDS = ("0.0.0.0", "::", "")
+# The Prometheus hosts (roles/prometheus); not a part of the stage: its hosts get the scrape
+# targets, and the hosts they scrape publish their metrics for them.
+MONITORING = "mlflow_monitoring"
 
 
 def _fail(message):
@@ -140,8 +152,58 @@ def _server_upstream(hostvars, name, proxies):
 
 
 def _server_bind(server, proxies):
-    """127.0.0.1 when no proxy runs on another host (basic auth cannot be bypassed), else the private address."""
+    """127.0.0.1 when no proxy (or Prometheus) runs on another host (basic auth cannot be bypassed), else the
+    private address."""
     return server.address if [p for p in proxies if p != server.name] else "127.0.0.1"
+
+
+def _metrics_bind(host, monitors):
+    """Where an exporter of `host` listens: 127.0.0.1 when Prometheus runs on this host only (it
+    uses the host's network), else the host's private address."""
+    return host.address if [m for m in monitors if m != host.name] else "127.0.0.1"
+
+
+def _metrics_address(host, key, monitors):
+    """Where Prometheus reaches an exporter of `host` that listens on `key` (a bind address)."""
+    bind = host.set_here(key)
+    if bind is None:
+        return _metrics_bind(host, monitors)
+    bind = str(bind)
+    if bind in WILDCARDS:
+        return "127.0.0.1" if monitors == [host.name] else host.address
+    return bind
+
+
+def _scrape_jobs(hostvars, parts, monitors):
+    """Prometheus' jobs: every exporter the inventory switches on, where the monitoring host reaches it."""
+    others = parts["proxy"] + monitors
+    jobs = []
+
+    def job(name, path, targets):
+        if targets:
+            jobs.append({"job": name, "metrics_path": path, "targets": targets})
+
+    servers = [_Host(hostvars, name) for name in parts["servers"]]
+    job("mlflow", "/metrics", [
+        {"target": _server_upstream(hostvars, s.name, others), "host": s.name}
+        for s in servers if s.flag("mlflow_server_metrics")])
+    proxies = [_Host(hostvars, name) for name in parts["proxy"]]
+    job("nginx", "/metrics", [
+        {"target": "%s:%s" % (_metrics_address(p, "nginx_proxy_metrics_exporter_address", monitors),
+                              p.get("nginx_proxy_metrics_exporter_port")), "host": p.name}
+        for p in proxies if p.flag("nginx_proxy_metrics")])
+    dbs = [_Host(hostvars, name) for name in parts["db"][:1]]
+    job("postgres", "/metrics", [
+        {"target": "%s:%s" % (_metrics_address(d, "postgres_exporter_publish_address", monitors),
+                              d.get("postgres_exporter_port")), "host": d.name}
+        for d in dbs if d.flag("postgres_exporter")])
+    # SeaweedFS' own metrics port (minio_metrics; refused with MinIO, whose metrics share the S3 API port)
+    stores = [_Host(hostvars, name) for name in parts["objectstore"][:1]]
+    job("objectstore", "/metrics", [
+        {"target": "%s:%s" % (_metrics_address(st, "minio_metrics_address", monitors),
+                              st.get("minio_metrics_port")), "host": st.name}
+        for st in stores if st.flag("minio_metrics") and st.get("minio_engine") != "minio"])
+    return jobs
 
 
 def _minio_bind(store, parts, s3_published, artifacts_mode):
@@ -163,6 +225,10 @@ def stack(hostvars, groups, inventory_hostname):
     if not isinstance(groups, Mapping):
         _fail("groups must be the inventory's groups (a mapping)")
     parts = {part: _hosts(groups, part) for part in GROUPS}
+    monitors = groups.get(MONITORING) or []
+    if not isinstance(monitors, (list, tuple)):
+        _fail("groups['%s'] must be a list of hosts" % MONITORING)
+    monitors = list(monitors)
     me = _Host(hostvars, inventory_hostname)
     here = {part: inventory_hostname in hosts for part, hosts in parts.items()}
 
@@ -199,6 +265,8 @@ def stack(hostvars, groups, inventory_hostname):
         "s3_published": s3_published,
         "s3_public_url": s3_public_url or "",
     }
+    if inventory_hostname in monitors:
+        result["prometheus"] = {"prometheus_scrape_jobs": _scrape_jobs(hostvars, parts, monitors)}
     if not any(here.values()):
         # not a host of the stage (a role in another playbook): no wiring
         return result
@@ -238,7 +306,7 @@ def stack(hostvars, groups, inventory_hostname):
     if public_url:
         server["mlflow_server_public_url"] = public_url
     if parts["proxy"]:
-        server["mlflow_server_bind_address"] = _server_bind(me, parts["proxy"])
+        server["mlflow_server_bind_address"] = _server_bind(me, parts["proxy"] + monitors)
     wait_for = []
     if db:
         if here["db"]:
@@ -265,6 +333,10 @@ def stack(hostvars, groups, inventory_hostname):
         server["mlflow_server_aws_access_key_id"] = store.get("minio_mlflow_access_key")
     if wait_for:
         server["mlflow_server_wait_for"] = wait_for
+    if here["servers"] and [m for m in monitors if m != inventory_hostname] and me.flag("mlflow_server_metrics"):
+        # Prometheus elsewhere asks with Host: <address>:<port>, which MLflow's security middleware
+        # refuses (403) unless it is an allowed host
+        server["mlflow_server_allowed_hosts"] = [_server_upstream(hostvars, inventory_hostname, parts["proxy"] + monitors)]
     if db or store:
         networks = ([me.get("postgres_network_name")] if here["db"] else []) + (
             [me.get("minio_network_name")] if here["objectstore"] else [])
@@ -285,13 +357,23 @@ def stack(hostvars, groups, inventory_hostname):
     if public_url:
         nginx["nginx_proxy_public_url"] = public_url
     if parts["servers"]:
-        nginx["nginx_proxy_upstreams"] = [_server_upstream(hostvars, name, parts["proxy"]) for name in parts["servers"]]
+        nginx["nginx_proxy_upstreams"] = [_server_upstream(hostvars, name, parts["proxy"] + monitors)
+                                          for name in parts["servers"]]
     if store:
         nginx["nginx_proxy_s3_enabled"] = s3_published
         nginx["nginx_proxy_advertise_multipart"] = s3_published
         nginx["nginx_proxy_s3_port"] = me.get("mlflow_s3_public_port")
         s3_host = local_s3_host if here["objectstore"] else store.reached_at("minio_bind_address")
         nginx["nginx_proxy_s3_upstreams"] = ["%s:%s" % (s3_host, store.get("minio_api_port"))]
+
+    if monitors:
+        # exporters listen where Prometheus reaches them
+        if here["db"]:
+            postgres["postgres_exporter_publish_address"] = _metrics_bind(me, monitors)
+        if here["objectstore"]:
+            minio["minio_metrics_address"] = _metrics_bind(me, monitors)
+        if here["proxy"]:
+            nginx["nginx_proxy_metrics_exporter_address"] = _metrics_bind(me, monitors)
 
     if here["objectstore"]:
         # the S3 API as this host reaches it (backups)

@@ -49,6 +49,7 @@ BASELINES: dict[str, dict] = {
         "mlflow_backup_s3_access_key": "mlflow",
         "mlflow_backup_s3_secret_key": DUMMY.format(12),
     },
+    "prometheus": {},
 }
 
 POSTGRES_URI = "postgresql+psycopg2://mlflow@postgres:5432/mlflow"
@@ -101,8 +102,22 @@ CASES = [
     Case("postgres-db-user-is-superuser", "postgres", {"postgres_db_user": "postgres"}),
     Case("postgres-publish-address-not-ip", "postgres", {"postgres_publish": True, "postgres_publish_address": "everywhere"},
          "postgres_publish_address"),
+    # postgres_exporter (metrics): its password as the others', its own role, a private address
+    *_refused("postgres-exporter-password", "postgres", "postgres_exporter_password",
+              {"empty": "", "prod-placeholder": "ChangeMe-postgres-exporter"}, base={"postgres_exporter": True}),
+    Case("postgres-exporter-user-is-db-user", "postgres",
+         {"postgres_exporter": True, "postgres_exporter_password": DUMMY.format(13), "postgres_exporter_db_user": "mlflow"},
+         "postgres_exporter_db_user"),
+    Case("postgres-exporter-publish-address-not-ip", "postgres",
+         {"postgres_exporter": True, "postgres_exporter_password": DUMMY.format(13),
+          "postgres_exporter_publish_address": "monitoring.example.com"},
+         "postgres_exporter_publish_address"),
     # ------------------------------------------------------------ minio
     Case("minio-engine-unknown", "minio", {"minio_engine": "ceph"}),
+    # MinIO's metrics share the S3 API port that Nginx may publish
+    Case("minio-metrics-with-minio-engine", "minio", {"minio_metrics": True, "minio_engine": "minio"}, "minio_metrics"),
+    Case("minio-metrics-port-same-as-api", "minio", {"minio_metrics": True, "minio_metrics_port": 9000},
+         "minio_metrics_port"),
     Case("minio-root-password-placeholder", "minio", {"minio_root_password": "minioadmin"}),
     *_refused("minio-mlflow-secret-key", "minio", "minio_mlflow_secret_key",
               {"empty": "", "prod-placeholder": PROD_PLACEHOLDER, "placeholder-inside": "mlflow-CHANGE_ME-key",
@@ -237,6 +252,24 @@ CASES = [
     Case("nginx-hsts-negative", "nginx_proxy",
          {"nginx_proxy_tls_enabled": True, "nginx_proxy_tls_selfsigned": True, "nginx_proxy_tls_hsts_max_age": -1},
          "nginx_proxy_tls_hsts_max_age"),
+    # stub_status is never public
+    Case("nginx-metrics-allow-all", "nginx_proxy", {"nginx_proxy_metrics": True, "nginx_proxy_metrics_allow": ["all"]},
+         "nginx_proxy_metrics_allow"),
+    Case("nginx-metrics-status-port-is-http", "nginx_proxy",
+         {"nginx_proxy_metrics": True, "nginx_proxy_metrics_status_port": 80}, "nginx_proxy_metrics_status_port"),
+    Case("nginx-metrics-exporter-address-not-ip", "nginx_proxy",
+         {"nginx_proxy_metrics": True, "nginx_proxy_metrics_exporter_address": "localhost"},
+         "nginx_proxy_metrics_exporter_address"),
+    # ------------------------------------------------------------ prometheus
+    Case("prometheus-retention-not-a-duration", "prometheus", {"prometheus_retention_time": "two weeks"}),
+    Case("prometheus-retention-size-unit", "prometheus", {"prometheus_retention_size": "5G"}),
+    Case("prometheus-bind-address-not-ip", "prometheus", {"prometheus_bind_address": "localhost"}),
+    Case("prometheus-port-not-int", "prometheus", {"prometheus_port": "abc"}),
+    Case("prometheus-scrape-job-without-port", "prometheus",
+         {"prometheus_scrape_jobs": [{"job": "mlflow", "targets": [{"target": "10.0.0.5", "host": "app1"}]}]}),
+    Case("prometheus-scrape-job-named-prometheus", "prometheus",
+         {"prometheus_scrape_jobs": [{"job": "prometheus", "targets": []}]}),
+    Case("prometheus-alertmanager-without-port", "prometheus", {"prometheus_alertmanagers": ["alertmanager"]}),
     # ------------------------------------------------------------ sqlite_migration
     *_refused("sqlite-migration-pg-password", "sqlite_migration", "sqlite_migration_pg_password",
               {"prod-placeholder": PROD_PLACEHOLDER, "empty": ""}),
@@ -290,6 +323,16 @@ GOOD_CASES = [
          {"mlflow_server_auth_users": [{"name": "bob", "password": "short"}]}),
     # documented: null publishes no port (the argument spec refused it while it had a default)
     Case("mlflow-host-port-null", "mlflow_server", {"mlflow_server_host_port": None}),
+    Case("postgres-exporter-on", "postgres",
+         {"postgres_exporter": True, "postgres_exporter_password": DUMMY.format(13)}, "postgres_exporter"),
+    Case("nginx-metrics-on-private-network", "nginx_proxy",
+         {"nginx_proxy_metrics": True, "nginx_proxy_metrics_allow": ["127.0.0.1", "10.0.0.0/8", "::1"],
+          "nginx_proxy_metrics_exporter_address": "10.0.0.21"}, "nginx_proxy_metrics"),
+    Case("prometheus-jobs-and-retention", "prometheus",
+         {"prometheus_retention_time": "30d", "prometheus_retention_size": "5GB",
+          "prometheus_scrape_jobs": [{"job": "mlflow", "metrics_path": "/metrics",
+                                      "targets": [{"target": "10.0.0.21:5001", "host": "app1"}]}]},
+         "prometheus_scrape_jobs"),
     Case("nginx-public-url-with-port-and-path", "nginx_proxy",
          {"nginx_proxy_public_url": "https://mlflow.example.com:8443/team/mlflow/", "nginx_proxy_tls_selfsigned": True},
          "nginx_proxy_public_url"),

@@ -26,6 +26,7 @@ CASES = {
     "sqlite_migration": ("sqlite_migration_migrate", {"sqlite_migration_pg_password": PROD_PLACEHOLDER},
                          "sqlite_migration_pg_password"),
     "mlflow_backup": ("mlflow_backup_configure", {"mlflow_backup_keep": 0}, "mlflow_backup_keep"),
+    "prometheus": ("prometheus_run", {"prometheus_port": 70000}, "prometheus_port"),
 }
 # tasks that may come before the preflight's: facts, the spec validation, the include of the preflight
 BEFORE_PREFLIGHT = {"Gathering Facts", "ansible.builtin.include_tasks", "include_tasks"}

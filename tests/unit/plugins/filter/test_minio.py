@@ -128,6 +128,23 @@ def test_published_ports_other_addresses_and_ports():
     assert minio_published_ports("::", "seaweedfs", "9000", 9001) == [":::9000:9000"]
 
 
+def test_seaweedfs_metrics():
+    """minio_metrics: SeaweedFS' metrics port listens on every address of the container (its -ip.bind is
+    127.0.0.1) and is published on the metrics address only; MinIO gets no extra port."""
+    command = container("seaweedfs", metrics=True)["command"]
+    assert command[-2:] == ["-metricsIp=0.0.0.0", "-metricsPort=9327"]
+    assert container("seaweedfs", metrics=True, seaweedfs_extra_args=["-x"])["command"][-3:] == [
+        "-metricsIp=0.0.0.0", "-metricsPort=9327", "-x"]
+    assert not [arg for arg in container("seaweedfs")["command"] if "metrics" in arg]
+    assert minio_published_ports("127.0.0.1", "seaweedfs", 9000, 9001, metrics_address="127.0.0.1") == [
+        "127.0.0.1:9000:9000", "127.0.0.1:9327:9327"]
+    assert minio_published_ports("127.0.0.1", "seaweedfs", 9000, 9001, metrics_address="10.0.0.10",
+                                 metrics_port=19327) == ["127.0.0.1:9000:9000", "10.0.0.10:19327:9327"]
+    assert minio_published_ports("127.0.0.1", "seaweedfs", 9000, 9001, metrics_address=None) == ["127.0.0.1:9000:9000"]
+    assert minio_published_ports("127.0.0.1", "minio", 9000, 9001, console_enabled=False,
+                                 metrics_address="127.0.0.1") == ["127.0.0.1:9000:9000"]
+
+
 @pytest.mark.parametrize(
     "bind, expected",
     [

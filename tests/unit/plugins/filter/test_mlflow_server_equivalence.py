@@ -76,7 +76,9 @@ INVENTORIES = [
 INVENTORY_CONTEXT = {
     "ansible_facts": {"user_dir": "/home/alice", "user_uid": 1000, "user_gid": 1000},
     "mlflow_tls_ca_cert": PEM,
-    # an option added later (the old file had no built-in authentication): off, as in the nginx mode
+    # options added later (the old file had neither): off, as there; molecule/production switches
+    # metrics on, molecule/multihost MLflow's own authentication
+    "mlflow_server_metrics": False,
     "mlflow_auth_mode": "nginx",
 }
 ENV_LOOKUP = re.compile(r"lookup\('ansible\.builtin\.env', '[A-Za-z0-9_]+'\)")

@@ -708,7 +708,7 @@ def test_an_ipv6_public_url_keeps_its_brackets():
 
 # ------------------------------------------------------------------ roles, registration, documentation
 
-ROLES = ("postgres", "minio", "mlflow_server", "nginx_proxy", "sqlite_migration")
+ROLES = ("postgres", "minio", "mlflow_server", "nginx_proxy", "sqlite_migration", "prometheus")
 STACK_DEFAULT = re.compile(r"^\{\{\s*__(\w+)_stack\.(\w+)\.(\w+)\s*\|\s*default\((.*)\)\s*\}\}$")
 
 
@@ -722,9 +722,115 @@ def literal(value):
     return yaml.safe_load(match.group(4)) if match else value
 
 
+# ------------------------------------------------------------------ metrics (mlflow_monitoring)
+
+# every exporter switched on (the site's group_vars)
+METRICS_ON = {"mlflow_server_metrics": True, "nginx_proxy_metrics": True, "postgres_exporter": True,
+              "minio_metrics": True}
+# one host in every group, Prometheus on it too (molecule/production)
+MONITORED = inventory([ONE], [ONE], [ONE], [ONE], mlflow_monitoring=[ONE])
+
+
+def jobs(result):
+    return {job["job"]: (job["metrics_path"], job["targets"]) for job in result["prometheus"]["prometheus_scrape_jobs"]}
+
+
+def test_monitoring_on_the_single_machine_keeps_everything_on_the_loopback():
+    result = wiring(MONITORED, {**SITE, **METRICS_ON})[ONE]
+    assert "mlflow_server_allowed_hosts" not in result["mlflow_server"]  # Prometheus asks on 127.0.0.1
+    assert jobs(result) == {
+        "mlflow": ("/metrics", [{"target": "127.0.0.1:5001", "host": ONE}]),
+        "nginx": ("/metrics", [{"target": "127.0.0.1:9113", "host": ONE}]),
+        "postgres": ("/metrics", [{"target": "127.0.0.1:9187", "host": ONE}]),
+        "objectstore": ("/metrics", [{"target": "127.0.0.1:9327", "host": ONE}]),
+    }
+    assert result["postgres"]["postgres_exporter_publish_address"] == "127.0.0.1"
+    assert result["minio"]["minio_metrics_address"] == "127.0.0.1"
+    assert result["nginx_proxy"]["nginx_proxy_metrics_exporter_address"] == "127.0.0.1"
+    # the rest of the wiring is the single machine's
+    plain = wiring(SINGLE)[ONE]
+    assert result["mlflow_server"] == plain["mlflow_server"]
+    assert {k: v for k, v in result["nginx_proxy"].items() if "metrics" not in k} == plain["nginx_proxy"]
+
+
+def test_no_monitoring_group_no_metrics_keys():
+    for result in wiring(SINGLE, {**SITE, **METRICS_ON}).values():
+        assert "prometheus" not in result
+        assert "postgres_exporter_publish_address" not in result["postgres"]
+        assert "nginx_proxy_metrics_exporter_address" not in result["nginx_proxy"]
+
+
+def test_exporters_switched_off_give_no_jobs():
+    result = wiring(MONITORED)[ONE]
+    assert result["prometheus"] == {"prometheus_scrape_jobs": []}
+    result = wiring(MONITORED, {**SITE, "postgres_exporter": "yes"})[ONE]
+    assert list(jobs(result)) == ["postgres"]
+
+
+def test_monitoring_on_its_own_host():
+    """Prometheus on mon1, the rest split: every exporter on its host's private address, and the MLflow
+    servers leave the loopback (Prometheus scrapes them from another host)."""
+    groups = inventory(["data"], ["data"], ["app1", "app2"], ["app1"], mlflow_monitoring=["mon1"])
+    variables = {**SPLIT_VARS, "mon1": {"mlflow_private_address": "10.0.0.99"}}
+    result = wiring(groups, {**SITE, **METRICS_ON}, **variables)
+    assert "postgres" not in result["mon1"] and set(result["mon1"]) == TOP | {"prometheus"}
+    assert jobs(result["mon1"]) == {
+        "mlflow": ("/metrics", [{"target": "10.0.0.21:5001", "host": "app1"},
+                                {"target": "10.0.0.22:5001", "host": "app2"}]),
+        "nginx": ("/metrics", [{"target": "10.0.0.21:9113", "host": "app1"}]),
+        "postgres": ("/metrics", [{"target": "10.0.0.10:9187", "host": "data"}]),
+        "objectstore": ("/metrics", [{"target": "10.0.0.10:9327", "host": "data"}]),
+    }
+    assert result["data"]["postgres"]["postgres_exporter_publish_address"] == "10.0.0.10"
+    assert result["data"]["minio"]["minio_metrics_address"] == "10.0.0.10"
+    assert result["app1"]["nginx_proxy"]["nginx_proxy_metrics_exporter_address"] == "10.0.0.21"
+    assert "prometheus" not in result["app1"]
+    # MLflow's security middleware lets Prometheus' Host header (address:port) through on both servers
+    assert result["app1"]["mlflow_server"]["mlflow_server_allowed_hosts"] == ["10.0.0.21:5001"]
+    assert result["app2"]["mlflow_server"]["mlflow_server_allowed_hosts"] == ["10.0.0.22:5001"]
+    assert "mlflow_server_allowed_hosts" not in result["data"]["mlflow_server"]
+    off = wiring(groups, {**SITE, **METRICS_ON, "mlflow_server_metrics": False}, **variables)
+    assert "mlflow_server_allowed_hosts" not in off["app1"]["mlflow_server"]
+
+
+def test_single_machine_with_prometheus_elsewhere_binds_the_server_to_its_address():
+    groups = inventory([ONE], [ONE], [ONE], [ONE], mlflow_monitoring=["mon1"])
+    result = wiring(groups, {**SITE, **METRICS_ON}, mlflow_example_com={"mlflow_private_address": "10.0.0.5"})
+    assert result[ONE]["mlflow_server"]["mlflow_server_bind_address"] == "10.0.0.5"
+    assert result[ONE]["nginx_proxy"]["nginx_proxy_upstreams"] == ["10.0.0.5:5001"]
+    assert jobs(result["mon1"])["mlflow"] == ("/metrics", [{"target": "10.0.0.5:5001", "host": ONE}])
+
+
+def test_exporter_ports_and_bind_addresses_set_in_the_inventory():
+    result = wiring(MONITORED, {**SITE, **METRICS_ON}, mlflow_example_com={
+        "postgres_exporter_port": 9999, "nginx_proxy_metrics_exporter_port": 9998, "minio_metrics_port": 9997,
+        "mlflow_server_host_port": 5005, "postgres_exporter_publish_address": "10.1.1.1",
+        "minio_metrics_address": "0.0.0.0", "nginx_proxy_metrics_exporter_address": None})[ONE]
+    targets = {job: t[0]["target"] for job, (_, t) in jobs(result).items()}
+    assert targets == {"mlflow": "127.0.0.1:5005", "nginx": "127.0.0.1:9998", "postgres": "10.1.1.1:9999",
+                       "objectstore": "127.0.0.1:9997"}
+
+
+def test_minio_engine_has_no_objectstore_job():
+    result = wiring(MONITORED, {**SITE, **METRICS_ON, "minio_engine": "minio"})[ONE]
+    assert "objectstore" not in jobs(result)
+
+
+@pytest.mark.parametrize("key", sorted(METRICS_ON))
+def test_bad_metrics_flag(key):
+    hostvars = host_vars(MONITORED, {**SITE, key: "sometimes"})
+    message = error_of(hostvars, MONITORED, ONE)
+    assert key in message and "sometimes" not in message
+
+
+def test_bad_monitoring_group():
+    groups = {**SINGLE, "mlflow_monitoring": "mon1"}
+    assert "mlflow_monitoring" in error_of(host_vars(SINGLE), groups, ONE)
+
+
 @pytest.mark.parametrize("key", sorted(DEFAULTS))
 def test_defaults_are_the_roles(key):
-    role = next(role for role in ("postgres", "minio", "mlflow_server") if key.startswith(role + "_"))
+    role = next(role for role in ("postgres", "minio", "mlflow_server", "nginx_proxy") if key.startswith(role + "_"))
     defaults = role_defaults(role)
     assert key in defaults, "%s is not in roles/%s/defaults/main.yml" % (key, role)
     value = literal(defaults[key])
@@ -734,13 +840,16 @@ def test_defaults_are_the_roles(key):
 
 def _produced():
     """The keys the filter gives each role, over inventories that need all of them."""
-    produced = {part: set() for part in PARTS}
+    produced = {part: set() for part in PARTS | {"prometheus"}}
     cases = [(SINGLE, SITE, {}), (SPLIT, SITE, SPLIT_VARS), (APART, SITE, {}),
-             (SINGLE, {**SITE, "mlflow_artifacts_mode": "direct"}, {}), (SPLIT, AUTH, SPLIT_VARS)]
+             (SINGLE, {**SITE, "mlflow_artifacts_mode": "direct"}, {}), (SPLIT, AUTH, SPLIT_VARS),
+             (MONITORED, {**SITE, **METRICS_ON}, {}),
+             (inventory(["data"], ["data"], ["app1", "app2"], ["app1"], mlflow_monitoring=["mon1"]),
+              {**SITE, **METRICS_ON}, SPLIT_VARS)]
     for groups, site, variables in cases:
         for result in wiring(groups, site, **variables).values():
-            for part in PARTS:
-                produced[part] |= set(result[part])
+            for part in produced:
+                produced[part] |= set(result.get(part, {}))
     return produced
 
 
@@ -775,7 +884,7 @@ def test_documentation():
     assert all(option["required"] for option in doc["options"].values())
     assert yaml.safe_load(sidecar["EXAMPLES"])
     documented = sidecar["RETURN"]["_value"]["contains"]
-    assert set(documented) == TOP | PARTS | {"s3_local"}
+    assert set(documented) == TOP | PARTS | {"s3_local", "prometheus"}
     assert set(documented["s3_local"]["contains"]) == set(wiring(SINGLE)[ONE]["s3_local"])
     for part, keys in _produced().items():
         assert set(documented[part]["contains"]) == keys, part
