@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.compat.version import LooseVersion
+from ansible_collections.mlops.mlflow.plugins.test.placeholder import is_placeholder
 
 # Documentation: one mlflow_server_<name>.yml per filter next to this file.
 
@@ -301,11 +302,102 @@ def mlflow_server_backend(backend_store_uri, data_path, data_dir, data_volume=""
     }
 
 
+# MLflow's built-in authentication: names of users, permissions of grants (MLflow 3.17's
+# mlflow.server.auth.permissions; NO_PERMISSIONS is what 3.17 calls DENY).
+AUTH_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+AUTH_PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE", "DENY", "NO_PERMISSIONS")
+AUTH_STATES = ("present", "absent")
+AUTH_PASSWORD_MIN = 12
+
+
+def _auth_password_problem(password):
+    """Why a user's password is refused (None: fine); never shows the password."""
+    text = _secret_text(password)
+    if text is None:
+        return "its password must be text, got %s" % type(password).__name__
+    if not re.match(r"^\S(.*\S)?$", text):
+        return "its password must be one line without leading or trailing spaces"
+    if len(text) < AUTH_PASSWORD_MIN:
+        return "its password must have %d characters or more" % AUTH_PASSWORD_MIN
+    if is_placeholder(text):
+        return "its password is still a placeholder (ChangeMe...)"
+    return None
+
+
+def _secret_text(value):
+    if isinstance(value, str):
+        return value
+    if type(value).__name__ in ("EncryptedString", "AnsibleVaultEncryptedUnicode"):
+        return str(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def mlflow_server_auth_problems(users, permissions=None):
+    """What the role refuses in mlflow_server_auth_users and mlflow_server_auth_permissions, one
+    message per problem (empty: fine). Names users and entries by position, never a password."""
+    problems = []
+    if not isinstance(users, (list, tuple)):
+        problems.append("mlflow_server_auth_users must be a list, got %s" % type(users).__name__)
+        users = []
+    seen = set()
+    for index, user in enumerate(users):
+        where = "mlflow_server_auth_users[%d]" % index
+        if not isinstance(user, Mapping):
+            problems.append("%s must be a dictionary {name, password, admin, state}, got %s" % (where, type(user).__name__))
+            continue
+        name = user.get("name")
+        if name is None or not AUTH_USER_NAME.match(to_text(name)):
+            problems.append("%s: the name must be a plain user name (letters, digits, _ . @ -), got %r"
+                            % (where, None if name is None else to_text(name)))
+        else:
+            where = "%s (%s)" % (where, to_text(name))
+            if to_text(name) in seen:
+                problems.append("%s: the name is given twice" % where)
+            seen.add(to_text(name))
+        state = user.get("state", "present")
+        if state not in AUTH_STATES:
+            problems.append("%s: state must be present or absent, got %r" % (where, to_text(state)))
+        elif state == "present":
+            if user.get("password") is None:
+                problems.append("%s: a present user needs a password" % where)
+            else:
+                problem = _auth_password_problem(user.get("password"))
+                if problem:
+                    problems.append("%s: %s" % (where, problem))
+    if permissions is None:
+        permissions = []
+    if not isinstance(permissions, (list, tuple)):
+        problems.append("mlflow_server_auth_permissions must be a list, got %s" % type(permissions).__name__)
+        permissions = []
+    for index, grant in enumerate(permissions):
+        where = "mlflow_server_auth_permissions[%d]" % index
+        if not isinstance(grant, Mapping):
+            problems.append("%s must be a dictionary {user, experiment or registered_model, permission, state}, got %s"
+                            % (where, type(grant).__name__))
+            continue
+        if grant.get("user") is None:
+            problems.append("%s: the user is missing" % where)
+        resources = [key for key in ("experiment", "registered_model") if grant.get(key) is not None]
+        if len(resources) != 1:
+            problems.append("%s: name exactly one of experiment or registered_model, got %s"
+                            % (where, " and ".join(resources) or "neither"))
+        state = grant.get("state", "present")
+        if state not in AUTH_STATES:
+            problems.append("%s: state must be present or absent, got %r" % (where, to_text(state)))
+        elif state == "present" and grant.get("permission") not in AUTH_PERMISSIONS:
+            problems.append("%s: permission must be one of %s, got %r"
+                            % (where, ", ".join(AUTH_PERMISSIONS), grant.get("permission")))
+    return problems
+
+
 class FilterModule:
     """Ansible filters of mlops.mlflow for the mlflow_server role."""
 
     def filters(self):
         return {
+            "mlflow_server_auth_problems": mlflow_server_auth_problems,
             "mlflow_server_backend": mlflow_server_backend,
             "mlflow_server_ca_mounts": mlflow_server_ca_mounts,
             "mlflow_server_command": mlflow_server_command,

@@ -8,6 +8,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mlops.mlflow.plugins.filter.mlflow_server import (
     FilterModule,
+    mlflow_server_auth_problems,
     mlflow_server_backend,
     mlflow_server_ca_mounts,
     mlflow_server_command,
@@ -43,7 +44,7 @@ class AnsibleVaultEncryptedUnicode:
 
 def test_filter_names():
     assert sorted(FilterModule().filters()) == [
-        "mlflow_server_backend", "mlflow_server_ca_mounts", "mlflow_server_command", "mlflow_server_constraints",
+        "mlflow_server_auth_problems", "mlflow_server_backend", "mlflow_server_ca_mounts", "mlflow_server_command", "mlflow_server_constraints",
         "mlflow_server_environment", "mlflow_server_middleware", "mlflow_server_required_secrets",
         "mlflow_server_requirements", "mlflow_server_secret_mounts", "mlflow_server_secret_paths",
         "mlflow_server_wait_host",
@@ -504,3 +505,68 @@ def test_backend_data_volume_must_be_a_string_when_it_matters():
     with pytest.raises(AnsibleFilterError, match="mlflow_server_backend: data_volume must be a string, got NoneType"):
         backend("sqlite:////mlflow/data/mlflow.db", data_volume=None)
     assert backend(POSTGRES, data_volume=None)["job_data_mounts"] == []
+
+
+# ------------------------------------------------------------------ mlflow_server_auth_problems
+GOOD_PASSWORD = "Unit-t3st-pw-4k2m"
+
+
+def test_auth_problems_none_for_valid_users_and_grants():
+    users = [{"name": "alice", "password": GOOD_PASSWORD, "admin": True},
+             {"name": "bob.smith@example.org", "password": AnsibleVaultEncryptedUnicode(GOOD_PASSWORD)},
+             {"name": "gone", "state": "absent"}]
+    grants = [{"user": "bob.smith@example.org", "experiment": "churn", "permission": "READ"},
+              {"user": "alice", "registered_model": "m", "permission": "NO_PERMISSIONS"},
+              {"user": "carol", "experiment": "churn", "state": "absent"}]
+    assert mlflow_server_auth_problems(users, grants) == []
+    assert mlflow_server_auth_problems([], None) == []
+    assert FilterModule().filters()["mlflow_server_auth_problems"] is mlflow_server_auth_problems
+
+
+@pytest.mark.parametrize("user, expected", [
+    ({"name": "bob", "password": "Sh0rt-pw"}, "12 characters or more"),
+    ({"name": "bob", "password": " " + GOOD_PASSWORD}, "one line"),
+    ({"name": "bob", "password": GOOD_PASSWORD + "\nsecond"}, "one line"),
+    ({"name": "bob", "password": "ChangeMe-please-now"}, "placeholder"),
+    ({"name": "bob", "password": ["a", "list"]}, "must be text, got list"),
+    ({"name": "bob"}, "needs a password"),
+    ({"name": "bob", "password": None}, "needs a password"),
+    ({"name": "bob smith", "password": GOOD_PASSWORD}, "plain user name"),
+    ({"name": "-bob", "password": GOOD_PASSWORD}, "plain user name"),
+    ({"password": GOOD_PASSWORD}, "plain user name"),
+    ({"name": "bob", "password": GOOD_PASSWORD, "state": "gone"}, "present or absent"),
+    ("bob", "must be a dictionary"),
+])
+def test_auth_problems_names_the_user_never_the_password(user, expected):
+    problems = mlflow_server_auth_problems([user])
+    assert len(problems) == 1 and expected in problems[0], problems
+    assert problems[0].startswith("mlflow_server_auth_users[0]")
+    password = user.get("password") if isinstance(user, dict) else None
+    if isinstance(password, str) and password.strip():
+        assert password.strip() not in problems[0]
+
+
+def test_auth_problems_duplicate_names_and_absent_users_need_no_password():
+    problems = mlflow_server_auth_problems([{"name": "bob", "password": GOOD_PASSWORD}, {"name": "bob", "state": "absent"}])
+    assert problems == ["mlflow_server_auth_users[1] (bob): the name is given twice"]
+    assert mlflow_server_auth_problems([{"name": 7, "password": 123456789012}]) == []
+
+
+@pytest.mark.parametrize("grant, expected", [
+    ({"user": "bob", "experiment": "e", "registered_model": "m", "permission": "READ"}, "got experiment and registered_model"),
+    ({"user": "bob", "permission": "READ"}, "got neither"),
+    ({"user": "bob", "experiment": "e", "permission": "WRITE"}, "permission must be one of"),
+    ({"user": "bob", "experiment": "e"}, "permission must be one of"),
+    ({"experiment": "e", "permission": "READ"}, "the user is missing"),
+    ({"user": "bob", "experiment": "e", "permission": "READ", "state": "revoked"}, "present or absent"),
+    (["bob", "e"], "must be a dictionary"),
+])
+def test_auth_problems_in_grants(grant, expected):
+    problems = mlflow_server_auth_problems([], [grant])
+    assert len(problems) == 1 and expected in problems[0], problems
+    assert problems[0].startswith("mlflow_server_auth_permissions[0]")
+
+
+def test_auth_problems_not_lists():
+    assert mlflow_server_auth_problems("alice", {"user": "bob"}) == [
+        "mlflow_server_auth_users must be a list, got str", "mlflow_server_auth_permissions must be a list, got dict"]
