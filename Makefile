@@ -157,7 +157,8 @@ test: ## Everything: lint, unit and bad-input tests (also on the oldest ansible-
 	@start=$$(date +%s); mkdir -p .build; rm -f .build/static.rc; \
 	$(MAKE) --no-print-directory prereqs test-venv collection-link images || exit $$?; \
 	echo "=== lint, unit, integration, min-core, collection, sanity: beside the Molecule scenarios (log: .build/static.log)"; \
-	( nice -n 15 $(MAKE) --no-print-directory lint unit integration min-core collection sanity > .build/static.log 2>&1; \
+	( nice -n 15 scripts/client-venvs.sh > .build/clients.log 2>&1; \
+	  nice -n 15 $(MAKE) --no-print-directory lint unit integration min-core collection sanity > .build/static.log 2>&1; \
 	  echo $$? > .build/static.rc ) & static=$$!; \
 	$(MAKE) --no-print-directory molecule; rc=$$?; \
 	wait $$static; src=$$(cat .build/static.rc 2>/dev/null || echo 1); \

@@ -7,6 +7,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 (($# > 0)) || set -- 3.7.0 2.22.1
+# `make test` starts this beside the scenarios, which call it too: one at a time.
+mkdir -p "$root/.build/clients"
+exec 9>"$root/.build/clients/.lock"
+flock 9
 for version in "$@"; do
   dir="$root/.build/clients/mlflow-$version"
   [[ -f "$dir/.installed" ]] && continue
