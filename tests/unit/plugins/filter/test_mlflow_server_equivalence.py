@@ -46,6 +46,8 @@ ADDED |= {"_mlflow_server_metrics_path", "_mlflow_server_tmpfs"}
 ADDED |= {"_mlflow_server_store_secrets", "_mlflow_server_auth_secrets", "_mlflow_server_auth_ini_file",
           "_mlflow_server_auth_ini_path", "_mlflow_server_auth_env", "_mlflow_server_auth_mounts",
           "_mlflow_server_auth_url"}
+# (the auth database backed up before an upgrade: false when mlflow_server_auth is off)
+ADDED |= {"_mlflow_server_auth_db", "_mlflow_server_auth_db_backup"}
 # old variables whose text changed for an option added later (rendered as before while it is off)
 NEWER_TEXT = {"_mlflow_server_mlflow_extras"}
 # old variables whose text did not change (constants, one-line Jinja kept as it was)
