@@ -186,10 +186,11 @@ def mlflow_server_ca_mounts(ca_cert, source, target):
 
 
 def mlflow_server_secret_paths(secrets, mount_dir, secret_env):
-    """Variable name -> file inside the container: the role's secrets (env, file), then the user's."""
+    """Variable name -> file inside the container: the role's secrets (env, file), then the user's.
+    Files without an env (the database's CA) are named by a variable of their own."""
     name = "mlflow_server_secret_paths"
     secrets = _list(name, "the secrets", secrets)
-    paths = {secret["env"]: _str(mount_dir) + "/" + _text(secret["file"]) for secret in secrets}
+    paths = {secret["env"]: _str(mount_dir) + "/" + _text(secret["file"]) for secret in secrets if "env" in secret}
     paths.update(_dict(name, "secret_env", secret_env))
     return paths
 
@@ -221,7 +222,7 @@ def mlflow_server_required_secrets(backend_store_uri, artifact_store, env_names,
 def mlflow_server_environment(env, backend_store_uri, security=None, secret_paths=None, enable_job_execution=False,
                               disable_telemetry=True, sqlalchemy_pool_size=None, sqlalchemy_max_overflow=None,
                               sqlalchemy_pool_recycle=None, s3_endpoint_url="", spool=True, spool_path="",
-                              s3_ca_cert="", s3_ca_path=""):
+                              s3_ca_cert="", s3_ca_path="", backend_ca_path=""):
     """The container's environment in parts (base, telemetry, stores, files, secrets), all of them with
     the user's env merged last, the same as strings (env), and that without the spool directory (job)."""
     name = "mlflow_server_environment"
@@ -242,6 +243,8 @@ def mlflow_server_environment(env, backend_store_uri, security=None, secret_path
     files = {"MLFLOW_SPOOL_DIR": spool_path, "TMPDIR": spool_path} if spool else {}
     if _length(name, "s3_ca_cert", s3_ca_cert) > 0:
         files["AWS_CA_BUNDLE"] = s3_ca_path
+    if _length(name, "backend_ca_path", backend_ca_path) > 0:
+        files["PGSSLROOTCERT"] = backend_ca_path
     secrets = {_text(key) + "_FILE": path for key, path in secret_paths.items()}
     if secret_paths:
         # sorted like Jinja's sort: case-insensitively

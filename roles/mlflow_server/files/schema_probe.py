@@ -9,6 +9,7 @@ created. The decision is taken by the filter mlops.mlflow.schema_plan.
 import importlib.util
 import json
 import os
+import re
 import sys
 
 from alembic.script import ScriptDirectory
@@ -28,7 +29,19 @@ if path is None or (path not in ("", ":memory:") and os.path.exists(path)):
     import sqlalchemy
 
     engine = sqlalchemy.create_engine(uri if path is None else "sqlite:///file:" + path + "?mode=ro&uri=true")
-    with engine.connect() as conn:
+    try:
+        conn = engine.connect()
+    except sqlalchemy.exc.OperationalError as error:
+        reason = " ".join(str(error.orig if error.orig is not None else error).split())
+        if re.search(r"certificate|SSL error|root\.crt", reason):
+            sys.exit("The database server's TLS certificate was not accepted: " + reason + ". With sslmode=verify-full "
+                     "(or verify-ca) in mlflow_server_backend_store_uri, set mlflow_server_backend_ca_cert to the CA "
+                     "bundle of the database (the provider's) and use the host name its certificate names.")
+        if re.search(r"no encryption", reason):
+            sys.exit("The database accepts only TLS connections: " + reason + ". Add ?sslmode=verify-full to "
+                     "mlflow_server_backend_store_uri and set mlflow_server_backend_ca_cert to its CA bundle.")
+        raise
+    with conn:
         tables = sqlalchemy.inspect(conn).get_table_names()
         report["db_tables"] = len(tables)
         if "alembic_version" in tables:

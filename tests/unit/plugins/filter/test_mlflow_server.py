@@ -281,6 +281,21 @@ def test_secret_paths_the_roles_then_the_users():
         mlflow_server_secret_paths(MANAGED, "/m", ["PGPASSWORD"])
 
 
+def test_secret_paths_leave_out_files_without_env():
+    # the database's CA is written and mounted like a secret, but libpq reads its path (PGSSLROOTCERT)
+    ca = {"name": "mlflow_server_backend_ca_cert", "file": "backend_ca.pem", "value": "-----BEGIN CERTIFICATE-----\n"}
+    assert mlflow_server_secret_paths(MANAGED + [ca], "/m", {}) == {
+        "PGPASSWORD": "/m/backend_password", "AWS_ACCESS_KEY_ID": "/m/aws_access_key_id"}
+
+
+def test_environment_names_the_database_ca():
+    parts = environment(backend_store_uri=POSTGRES + "?sslmode=verify-full",
+                        backend_ca_path="/run/secrets/mlflow/backend_ca.pem")
+    assert parts["files"]["PGSSLROOTCERT"] == "/run/secrets/mlflow/backend_ca.pem"
+    assert parts["job"]["PGSSLROOTCERT"] == "/run/secrets/mlflow/backend_ca.pem"  # the probe checks it too
+    assert "PGSSLROOTCERT" not in environment(backend_store_uri=POSTGRES)["env"]
+
+
 # ---------------------------------------------------------------- required secrets
 def required(uri="sqlite:////mlflow/data/mlflow.db", artifact_store="/mlflow/data/artifacts", env_names=(), **kwargs):
     return mlflow_server_required_secrets(uri, artifact_store, list(env_names), AWS_CREDENTIAL_ENV, **kwargs)
