@@ -8,12 +8,16 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: artifact_sync
-short_description: Copy a local MLflow artifact tree into an S3 bucket, verified, and report artifact URIs stored elsewhere
+short_description: Copy a local MLflow artifact tree into S3 or Azure Blob, verified; report artifact URIs stored elsewhere
 description:
   - Uploads every file below O(src) (the directory an MLflow server with C(--serve-artifacts) and a local
     C(--artifacts-destination) writes to) to O(dest) (C(s3://BUCKET/PREFIX), the C(--artifacts-destination) of the
     server that takes over) under the same relative path. A C(mlflow-artifacts:/1/RUN/artifacts/x) URI recorded
     by the old server therefore resolves to the same bytes through the new one.
+  - O(dest) may also be an Azure Blob container, C(wasbs://CONTAINER@ACCOUNT.blob.core.windows.net/PREFIX) (the
+    form MLflow's C(--artifacts-destination) takes), authenticated with O(azure_connection_string). Files become
+    block blobs named C(PREFIX/<relative path>) in CONTAINER, the same relative paths as in a bucket, and every
+    guarantee below holds with the blob's Content-MD5 in place of the ETag (see the notes).
   - Resumable and idempotent. An object that already exists with the same size and the ETag the server computed
     for the file's bytes is skipped. That is the MD5 of the file for a single-part upload, and for a multipart upload
     (ETag C(MD5-N)) the MD5 of the parts' MD5s, which the module computes from the file with the part size of its
@@ -29,8 +33,8 @@ description:
     file is opened relative to its parent with C(O_NOFOLLOW), so a link placed in the tree by whoever can write it
     (also while the module runs) never makes the module upload a file from elsewhere on the host. Skipped paths
     are listed in RV(skipped_paths) and warned about.
-  - File names that are not valid UTF-8 cannot be S3 keys; the task fails and lists them before anything is
-    uploaded.
+  - File names that are not valid UTF-8 cannot be S3 keys or blob names; the task fails and lists them before
+    anything is uploaded.
   - An existing object with the same key but other content is a conflict. The task fails before uploading
     anything, unless O(on_conflict=overwrite).
   - Objects under the prefix that have no local file are counted (RV(extra_objects)) and left alone.
@@ -44,12 +48,14 @@ version_added: 0.1.0
 author:
   - mlops.mlflow maintainers (@mlops)
 requirements:
-  - boto3 (for example the C(python3-boto3) package) on the host that runs the module
+  - boto3 (for example the C(python3-boto3) package) on the host that runs the module, for an C(s3://) O(dest)
+  - azure-storage-blob (for example C(pip install azure-storage-blob)) on the host that runs the module, for a
+    C(wasbs://) O(dest)
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Lists the bucket, reads checksums and reports what would be uploaded and rewritten.
+    details: Lists the bucket (or container), reads checksums and reports what would be uploaded and rewritten.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode).
     support: none
@@ -71,34 +77,51 @@ options:
     default: false
   dest:
     description:
-      - Target as C(s3://BUCKET) or C(s3://BUCKET/PREFIX), the same value as the MLflow server's
-        C(--artifacts-destination).
+      - Target as C(s3://BUCKET) or C(s3://BUCKET/PREFIX), or as
+        C(wasbs://CONTAINER@ACCOUNT.blob.core.windows.net[/PREFIX]) for Azure Blob Storage; the same value as the
+        MLflow server's C(--artifacts-destination).
+      - The container of a C(wasbs://) target must exist (the task fails and says so otherwise). Its endpoint and
+        account are taken from O(azure_connection_string), as MLflow does with C(AZURE_STORAGE_CONNECTION_STRING);
+        an account name there that differs from the one in O(dest) is warned about.
     type: str
     required: true
   endpoint_url:
     description:
       - S3 endpoint, for example C(http://127.0.0.1:9000) for MinIO or SeaweedFS. AWS when omitted.
+      - Only for an C(s3://) O(dest).
     type: str
   region:
     description: Region name of the client.
     type: str
     default: us-east-1
   access_key:
-    description: Access key id. boto3's own lookup (environment, profile, instance role) when omitted.
+    description:
+      - Access key id. boto3's own lookup (environment, profile, instance role) when omitted.
+      - Only for an C(s3://) O(dest).
     type: str
   secret_key:
-    description: Secret access key.
+    description:
+      - Secret access key.
+      - Only for an C(s3://) O(dest).
+    type: str
+  azure_connection_string:
+    description:
+      - Connection string of the storage account of a C(wasbs://) O(dest), for example
+        C(DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net), one with
+        C(BlobEndpoint=...) for an emulator such as Azurite, or one with C(SharedAccessSignature=...).
+      - Required for, and only allowed with, a C(wasbs://) O(dest).
     type: str
   validate_certs:
-    description: Verify the endpoint's TLS certificate.
+    description: Verify the endpoint's TLS certificate (S3 or Azure Blob).
     type: bool
     default: true
   ca_bundle:
-    description: CA bundle (PEM) to verify the endpoint with.
+    description: CA bundle (PEM) to verify the endpoint (S3 or Azure Blob) with.
     type: path
   on_conflict:
     description:
-      - What to do when an object exists with the same key but other content (size or checksum differ).
+      - What to do when an object (or blob) exists with the same key but other content (size or checksum differ,
+        or a blob has no Content-MD5).
       - C(fail) stops before any upload and lists the keys, C(overwrite) replaces them.
     type: str
     choices: [fail, overwrite]
@@ -108,6 +131,8 @@ options:
       - Files of this size or larger are uploaded in parts of C(max(8, min(this, 512))) MiB (doubled while a file
         would need more than 10000 parts), as boto3 does. Their ETag is then the MD5 of the parts' MD5s, which
         the module computes from the file with the same part size to verify the upload.
+      - For a C(wasbs://) O(dest), files of this size (at most 256 MiB) or larger are uploaded in blocks of 4 MiB,
+        smaller ones in one request.
     type: int
     default: 64
   sqlite_path:
@@ -156,6 +181,13 @@ notes:
   - The checks need MD5-based ETags, which SeaweedFS, MinIO without server-side encryption and AWS S3 (unencrypted
     or SSE-S3) return. Objects encrypted otherwise (SSE-C, SSE-KMS) have other ETags; they are reported as
     conflicts and cannot be verified.
+  - "Azure Blob: a blob with the file's size and a Content-MD5 equal to the file's MD5 is skipped and counts as
+    verified. Blobs the module uploads in one request get the Content-MD5 the service computes from the bytes it
+    received; for blobs uploaded in blocks the service computes none, so the module sets the file's MD5, which the
+    service stores as given (every request's bytes are checked by the service against a transactional MD5, and
+    the file is hashed again after its upload, see RV(changed_files)). A blob another client uploaded in blocks
+    without a Content-MD5 is a conflict."
+  - Checked with Azurite (the Azure Storage emulator) and azure-storage-blob 12.31.
 seealso:
   - module: mlops.mlflow.pgloader_migrate
 """
@@ -168,6 +200,12 @@ EXAMPLES = r"""
     endpoint_url: http://127.0.0.1:9000
     access_key: mlflow
     secret_key: "{{ vault_s3_secret }}"
+
+- name: Copy the artifacts into an Azure Blob container (the same relative paths below the prefix)
+  mlops.mlflow.artifact_sync:
+    src: /var/lib/mlflow/artifacts
+    dest: wasbs://mlflow@mlflowprod.blob.core.windows.net/artifacts
+    azure_connection_string: "{{ vault_azure_storage_connection_string }}"
 
 - name: Report locations outside the served root, and rewrite an old file store in a work copy
   mlops.mlflow.artifact_sync:
@@ -217,18 +255,20 @@ skipped_count:
   type: int
   sample: 28
 verified:
-  description: Files whose object was confirmed (size and ETag) after the run; equals RV(files) on success.
+  description:
+    - Files whose object was confirmed (size and ETag, or size and Content-MD5 for a blob) after the run; equals
+      RV(files) on success.
   returned: success
   type: int
   sample: 40
 conflicts:
-  description: Keys that exist with other content (at most 200 listed).
+  description: Keys (or blob names) that exist with other content (at most 200 listed).
   returned: always
   type: list
   elements: dict
   sample: [{key: artifacts/1/x/artifacts/a.txt, reason: size differs}]
 extra_objects:
-  description: Objects under the prefix without a local file (left alone).
+  description: Objects (or blobs) under the prefix without a local file (left alone).
   returned: success
   type: int
   sample: 0
@@ -252,13 +292,15 @@ undecodable_paths:
   elements: str
   sample: [/var/lib/mlflow/artifacts/1/0a1b/artifacts/r\xe9sum\xe9.txt]
 mismatched:
-  description: Uploaded keys whose object does not show the file's size and ETag (at most 200 listed).
+  description:
+    - Uploaded keys whose object does not show the file's size and ETag (a blob, its size and Content-MD5), at most
+      200 listed.
   returned: failure after an upload
   type: list
   elements: str
   sample: []
 missing:
-  description: Keys of local files that are not in the bucket after the upload (at most 200 listed).
+  description: Keys of local files that are not in the bucket (or container) after the upload (at most 200 listed).
   returned: failure after an upload
   type: list
   elements: str
@@ -319,6 +361,14 @@ except ImportError:
     boto3 = None
     BOTO3_IMPORT_ERROR = traceback.format_exc()
 
+AZURE_IMPORT_ERROR = None
+try:
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+    from azure.storage.blob import BlobServiceClient, ContentSettings
+except ImportError:
+    BlobServiceClient = None
+    AZURE_IMPORT_ERROR = traceback.format_exc()
+
 SERVED_SCHEME = "mlflow-artifacts:"
 # Locations that are references, not storage places.
 REFERENCE_SCHEMES = ("models:/", "runs:/", SERVED_SCHEME)
@@ -337,6 +387,11 @@ O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 # Linux: an open file descriptor as a file name that reopens the same inode
 PROC_FD = "/proc/self/fd"
+# Azure Blob: uploads above the single-request size go in blocks of this size (the SDK's default); a single
+# request is read into memory by the SDK, so its size is capped.
+AZURE_BLOCK_SIZE = 4 * MiB
+AZURE_MAX_SINGLE_PUT = 256 * MiB
+WASBS = "wasbs://"
 
 # (table, id expression, column, extra WHERE) of every artifact location an MLflow store records.
 # Tables or columns a version does not have are skipped.
@@ -364,6 +419,45 @@ def parse_s3_uri(uri):
     if not bucket:
         raise ValueError("no bucket in %r" % (uri,))
     return bucket, prefix.strip("/")
+
+
+def parse_wasbs_uri(uri):
+    """'wasbs://container@account.blob.core.windows.net/some/prefix' -> ('container', 'account', 'some/prefix'),
+    the form MLflow's --artifacts-destination takes; ValueError when malformed."""
+    if not uri or not uri.startswith(WASBS):
+        raise ValueError("expected %sCONTAINER@ACCOUNT.blob.core.windows.net[/PREFIX], got %r" % (WASBS, uri))
+    rest = uri[len(WASBS):]
+    authority, dummy, prefix = rest.partition("/")
+    container, at, host = authority.partition("@")
+    account, dot, suffix = host.partition(".")
+    if not container or not at or not account or not dot or not suffix.startswith("blob."):
+        raise ValueError("expected %sCONTAINER@ACCOUNT.blob.core.windows.net[/PREFIX], got %r" % (WASBS, uri))
+    return container, account, prefix.strip("/")
+
+
+def parse_dest(uri):
+    """('s3', bucket, prefix, None) or ('azure', container, prefix, account) of O(dest); ValueError otherwise."""
+    if uri and uri.startswith(WASBS):
+        container, account, prefix = parse_wasbs_uri(uri)
+        return "azure", container, prefix, account
+    if uri and uri.startswith("s3://"):
+        bucket, prefix = parse_s3_uri(uri)
+        return "s3", bucket, prefix, None
+    raise ValueError("expected s3://BUCKET[/PREFIX] or %sCONTAINER@ACCOUNT.blob.core.windows.net[/PREFIX], got %r"
+                     % (WASBS, uri))
+
+
+def azure_sizes(threshold_mb):
+    """(largest single-request upload, block size) in bytes of the module's Azure uploads: files of
+    multipart_threshold_mb MiB (at most AZURE_MAX_SINGLE_PUT) or more go in blocks."""
+    return min(threshold_mb * MiB, AZURE_MAX_SINGLE_PUT) - 1, AZURE_BLOCK_SIZE
+
+
+def md5_hex(content_md5):
+    """A blob's Content-MD5 (bytes or bytearray, None when the blob has none) as lower-case hex, or None."""
+    if not content_md5:
+        return None
+    return bytes(content_md5).hex()
 
 
 def join_key(prefix, rel):
@@ -474,7 +568,7 @@ def etag_matches(local, etag):
     return etag == local["md5"]
 
 
-def classify(local, remote):
+def classify(local, remote, checksum="ETag"):
     """Decide for one file from the listing: ('upload', reason), ('skip', how), ('parts', N) or ('conflict', reason).
 
     local: {'size', 'md5', 'sha256', 'etags': {part size: multipart ETag}}; remote: None (absent) or
@@ -489,7 +583,7 @@ def classify(local, remote):
     if etag_matches(local, etag):
         return "skip", "multipart etag" if "-" in etag else "md5"
     if not etag:
-        return "conflict", "no ETag"
+        return "conflict", "no %s" % checksum
     if "-" in etag:
         parts = etag_parts(etag)
         if parts:
@@ -732,15 +826,25 @@ def summary_message(files, uploaded, nbytes, skipped, verified_count, check_mode
 
 
 # ---------------------------------------------------------------------------------------------
-# S3 side
+# Stores: S3 and Azure Blob, with the same methods
+#   listing(prefix) -> {key: {size, etag}}   (etag: the checksum the store keeps, None when it has none)
+#   head(key) -> {size, etag, sha256} or None
+#   first_part_size(key) -> part 1's size of a multipart object, or None
+#   upload(f, key, item)   (item: the local file's size, md5, sha256)
 # ---------------------------------------------------------------------------------------------
 
 
-class Bucket(object):
+class S3Store(object):
+    kind = "s3"
+    checksum = "ETag"  # what the store computes from the bytes it receives
+    objects = "object(s)"
+    key_name = "S3 keys"
+
     def __init__(self, module, bucket):
         p = module.params
         self.module = module
         self.bucket = bucket
+        self.where = "s3://%s" % bucket
         verify = p["ca_bundle"] if p["ca_bundle"] else p["validate_certs"]
         config = botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5})
         self.client = boto3.client(
@@ -785,9 +889,9 @@ class Bucket(object):
             return r.get("ContentLength")
         return None
 
-    def upload(self, f, key, sha256):
+    def upload(self, f, key, item):
         """Upload the open file f (the inode it refers to, never a path that could be swapped for a link)."""
-        extra = {"Metadata": {"sha256": sha256}}
+        extra = {"Metadata": {"sha256": item["sha256"]}}
         content_type = mimetypes.guess_type(key)[0]
         if content_type:
             extra["ContentType"] = content_type
@@ -804,6 +908,81 @@ class Bucket(object):
             self.fail("upload of %s" % key, e)
 
 
+class AzureStore(object):
+    """A container of an Azure Blob storage account (or an emulator such as Azurite), through azure-storage-blob.
+
+    Blobs uploaded in one request get the Content-MD5 the service computes from the bytes it received; blobs
+    uploaded in blocks get the file's MD5 as Content-MD5 (the service stores it as given). Every request carries a
+    transactional MD5 that the service checks (validate_content)."""
+    kind = "azure"
+    checksum = "Content-MD5"
+    objects = "blob(s)"
+    key_name = "blob names"
+
+    def __init__(self, module, container, account):
+        p = module.params
+        self.module = module
+        self.container = container
+        self.where = "%s%s@%s" % (WASBS, container, account)
+        self.single_put, block = azure_sizes(p["multipart_threshold_mb"])
+        verify = p["ca_bundle"] if p["ca_bundle"] else p["validate_certs"]
+        try:
+            self.service = BlobServiceClient.from_connection_string(
+                p["azure_connection_string"], max_single_put_size=self.single_put, max_block_size=block,
+                connection_verify=verify)
+        except (ValueError, AzureError) as e:
+            # the message of a malformed connection string does not contain it
+            module.fail_json(msg="invalid azure_connection_string: %s" % e)
+        if self.service.account_name and self.service.account_name != account:
+            module.warn("dest names the storage account %s, azure_connection_string the account %s; the connection "
+                        "string's endpoint is used (as MLflow does)" % (account, self.service.account_name))
+        self.client = self.service.get_container_client(container)
+
+    def fail(self, what, e):
+        if isinstance(e, ResourceNotFoundError) and getattr(e, "error_code", None) == "ContainerNotFound":
+            self.module.fail_json(msg="the container %s does not exist in the storage account %s (%s failed); "
+                                      "create it first" % (self.container, self.service.account_name, what))
+        self.module.fail_json(msg="Azure Blob %s failed on container %s: %s" % (what, self.container, e))
+
+    def listing(self, prefix):
+        objects = {}
+        try:
+            for blob in self.client.list_blobs(name_starts_with=(prefix + "/") if prefix else None):
+                objects[blob.name] = dict(size=blob.size, etag=md5_hex(blob.content_settings.content_md5))
+        except AzureError as e:
+            self.fail("listing", e)
+        return objects
+
+    def head(self, key):
+        try:
+            r = self.client.get_blob_client(key).get_blob_properties()
+        except ResourceNotFoundError as e:
+            if getattr(e, "error_code", None) == "ContainerNotFound":
+                self.fail("HEAD %s" % key, e)
+            return None
+        except AzureError as e:
+            self.fail("HEAD %s" % key, e)
+        return dict(size=r.size, etag=md5_hex(r.content_settings.content_md5),
+                    sha256=(r.metadata or {}).get("sha256"))
+
+    def first_part_size(self, key):
+        """Azure blobs have no multipart checksums."""
+        return None
+
+    def upload(self, f, key, item):
+        """Upload item["size"] bytes of the open file f as a block blob (replacing one that exists)."""
+        settings = dict(content_type=mimetypes.guess_type(key)[0])
+        if item["size"] > self.single_put:
+            # uploaded in blocks: the service keeps no MD5 of its own, so the file's is set explicitly
+            settings["content_md5"] = bytearray(bytes.fromhex(item["md5"]))
+        try:
+            self.client.get_blob_client(key).upload_blob(
+                f, length=item["size"], overwrite=True, metadata={"sha256": item["sha256"]},
+                content_settings=ContentSettings(**settings), validate_content=True, max_concurrency=1)
+        except AzureError as e:
+            self.fail("upload of %s" % key, e)
+
+
 def argument_spec():
     return dict(
         src=dict(type="path", required=True),
@@ -813,6 +992,7 @@ def argument_spec():
         region=dict(type="str", default="us-east-1"),
         access_key=dict(type="str", no_log=False),
         secret_key=dict(type="str", no_log=True),
+        azure_connection_string=dict(type="str", no_log=True),
         validate_certs=dict(type="bool", default=True),
         ca_bundle=dict(type="path"),
         on_conflict=dict(type="str", choices=["fail", "overwrite"], default="fail"),
@@ -832,10 +1012,17 @@ def main():
     p = module.params
     rules = p["rewrite"]
     try:
-        bucket_name, prefix = parse_s3_uri(p["dest"])
+        kind, bucket_name, prefix, account = parse_dest(p["dest"])
     except ValueError as e:
         module.fail_json(msg="invalid dest: %s" % e)
     problems = rule_problems(rules)
+    if kind == "azure":
+        if not p["azure_connection_string"]:
+            problems.append("a %s dest needs azure_connection_string" % WASBS)
+        problems += ["%s applies to an s3:// dest only" % name
+                     for name in ("endpoint_url", "access_key", "secret_key") if p[name]]
+    elif p["azure_connection_string"]:
+        problems.append("azure_connection_string applies to a %s dest only" % WASBS)
     if p["update_sqlite"] and not p["sqlite_path"]:
         problems.append("update_sqlite needs sqlite_path")
     if problems:
@@ -901,8 +1088,9 @@ def main():
             len(not_copied), "; ".join("%s (%s)" % (s["path"], s["reason"]) for s in not_copied[:10]),
             " ..." if len(not_copied) > 10 else ""))
     if undecodable:
-        module.fail_json(msg="%d file name(s) are not valid UTF-8 and cannot be S3 keys; nothing was uploaded. "
-                             "Rename them: %s%s" % (len(undecodable), ", ".join(undecodable[:10]),
+        module.fail_json(msg="%d file name(s) are not valid UTF-8 and cannot be %s; nothing was uploaded. "
+                             "Rename them: %s%s" % (len(undecodable), "blob names" if kind == "azure" else "S3 keys",
+                                                    ", ".join(undecodable[:10]),
                                                     " ..." if len(undecodable) > 10 else ""),
                          undecodable_paths=undecodable[:LIST_LIMIT], **result)
     for key, item in local.items():
@@ -911,16 +1099,21 @@ def main():
         except OSError as e:
             module.fail_json(msg="cannot read %s: %s" % (display_path(item["path"]), e), **result)
 
-    if boto3 is None:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
-    s3 = Bucket(module, bucket_name)
+    if kind == "azure":
+        if BlobServiceClient is None:
+            module.fail_json(msg=missing_required_lib("azure-storage-blob"), exception=AZURE_IMPORT_ERROR)
+        s3 = AzureStore(module, bucket_name, account)
+    else:
+        if boto3 is None:
+            module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
+        s3 = S3Store(module, bucket_name)
     remote = s3.listing(prefix)
 
     # -- Plan -------------------------------------------------------------------------------------
     to_upload, conflicts, skipped = [], [], 0
     for key in sorted(local):
         item = local[key]
-        action, reason = classify(item, remote.get(key))
+        action, reason = classify(item, remote.get(key), s3.checksum)
         if action == "parts":
             # a multipart object: try the part sizes that give its number of parts
             parts = reason
@@ -936,7 +1129,7 @@ def main():
                     module.fail_json(msg="%s changed while the module ran; run it again once the files are stable"
                                          % display_path(item["path"]), **result)
                 item["etags"].update(more["etags"])
-                action, reason = classify(item, remote[key])
+                action, reason = classify(item, remote[key], s3.checksum)
             if action == "parts":
                 action, reason = ("conflict",
                                   "multipart ETag (%d parts) matches the file with no part size tried" % parts)
@@ -949,8 +1142,9 @@ def main():
     result["conflicts"] = conflicts[:LIST_LIMIT]
     result["extra_objects"] = len(set(remote) - set(local))
     if conflicts and p["on_conflict"] == "fail":
-        module.fail_json(msg="%d object(s) exist in s3://%s with other content than the local files; nothing was "
-                             "uploaded. Remove them or use on_conflict=overwrite." % (len(conflicts), bucket_name),
+        module.fail_json(msg="%d %s exist in %s with other content than the local files; nothing was "
+                             "uploaded. Remove them or use on_conflict=overwrite." % (len(conflicts), s3.objects,
+                                                                                      s3.where),
                          **result)
     to_upload += [c["key"] for c in conflicts]
     nbytes = sum(local[k]["size"] for k in to_upload)
@@ -970,7 +1164,7 @@ def main():
         item = local[key]
         try:
             with open_below(item["root"], item["target"]) as f:
-                s3.upload(f, key, item["sha256"])
+                s3.upload(f, key, item)
                 f.seek(0)
                 after = digests(f)
         except OSError as e:
@@ -982,9 +1176,9 @@ def main():
     missing = sorted(k for k in local if k not in after)
     result["verified"] = len(local) - len(set(bad) | set(missing) | set(changed_files))
     if bad or missing or changed_files:
-        module.fail_json(msg="after the upload, %d object(s) do not match their file, %d are missing in s3://%s and "
+        module.fail_json(msg="after the upload, %d %s do not match their file, %d are missing in %s and "
                              "%d file(s) changed while they were uploaded (run again once they are stable)"
-                             % (len(bad), len(missing), bucket_name, len(changed_files)),
+                             % (len(bad), s3.objects, len(missing), s3.where, len(changed_files)),
                          mismatched=bad[:LIST_LIMIT], missing=missing[:LIST_LIMIT],
                          changed_files=changed_files[:LIST_LIMIT], **result)
     result["msg"] = summary_message(len(local), len(to_upload), nbytes, skipped, result["verified"], False,

@@ -61,7 +61,8 @@ requirements:
   - pgloader (tested with 3.6.9 from Debian bookworm)
   - psycopg2 (for example the C(python3-psycopg2) package) on the host that runs the module
   - PostgreSQL 15 or later when O(foreign_keys=keep) and the user is not a superuser
-    (C(GRANT SET ON PARAMETER session_replication_role))
+    (C(GRANT SET ON PARAMETER session_replication_role)); O(foreign_keys=recreate) needs only
+    ownership of the tables (managed services such as Amazon RDS or Azure Database for PostgreSQL)
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -110,11 +111,25 @@ options:
     type: str
   pg_sslmode:
     description:
-      - SSL mode for both psycopg2 and pgloader (pgloader only knows these four).
+      - SSL mode for both psycopg2 and pgloader.
+      - pgloader 3.6.9 only knows C(disable), C(allow), C(prefer) and C(require); it gets C(require)
+        for C(verify-ca) and C(verify-full). Measured - with C(require) it verifies the server's
+        certificate chain against OpenSSL's default trust store (E(SSL_CERT_FILE), which the module
+        sets to O(pg_ca_cert)), but not the host name. The module's own connection (libpq) checks
+        the host name with C(verify-full) before pgloader runs, so a server with a certificate for
+        another name is refused before anything changes.
       - When O(pg_uri) has C(sslmode), that value wins.
     type: str
-    choices: [disable, allow, prefer, require]
+    choices: [disable, allow, prefer, require, verify-ca, verify-full]
     default: prefer
+  pg_ca_cert:
+    description:
+      - Absolute path of a PEM file with the CA certificate(s) that signed the server's certificate
+        (for example the bundle of Amazon RDS or Azure Database for PostgreSQL). Given to psycopg2 as
+        C(sslrootcert) and to pgloader as E(SSL_CERT_FILE).
+      - Without it, libpq reads C(~/.postgresql/root.crt) (for C(verify-ca) and C(verify-full)) and
+        pgloader the system's trust store.
+    type: path
   truncate:
     description:
       - Allow the migration to delete data already in the target tables (other than MLflow's seed
@@ -138,9 +153,15 @@ options:
       - C(recreate) lets pgloader drop all foreign keys and re-create them after the load, which
         re-validates the data in PostgreSQL and needs no special privilege. A constraint whose
         re-creation fails is left out by pgloader (exit code 0); the module detects it and fails,
-        listing the missing constraints with their definitions.
+        listing the missing constraints with their definitions. It needs ownership of the tables
+        (C(ALTER TABLE ... DROP CONSTRAINT)); the module checks this first.
+      - C(auto) uses C(keep) when the user may set C(session_replication_role), else C(recreate).
+        This is what works on managed services (Amazon RDS, Azure Database for PostgreSQL), where
+        the database owner is no superuser; RV(foreign_keys_mode) says which one ran.
+      - "pgloader's C(disable triggers) (C(ALTER TABLE ... DISABLE TRIGGER ALL)) is never used: it
+        needs a superuser for the foreign keys' system triggers."
     type: str
-    choices: [keep, recreate]
+    choices: [keep, recreate, auto]
     default: keep
   integrity_check:
     description:
@@ -260,6 +281,16 @@ EXAMPLES = r"""
     sqlite_path: /srv/mlflow/mlflow.db
     pg_password: "{{ vault_mlflow_db_password }}"
     foreign_keys: recreate
+
+- name: A managed database (the owner is no superuser), TLS checked against the provider's CA
+  mlops.mlflow.pgloader_migrate:
+    sqlite_path: /srv/mlflow/mlflow.db
+    pg_host: mlflow.abcdefghijkl.eu-central-1.rds.amazonaws.com
+    pg_user: mlflow
+    pg_password: "{{ vault_mlflow_db_password }}"
+    pg_sslmode: verify-full
+    pg_ca_cert: /etc/ssl/certs/rds-global-bundle.pem
+    foreign_keys: auto
 """
 
 RETURN = r"""
@@ -310,6 +341,13 @@ foreign_keys:
   returned: success
   type: dict
   sample: {source: 57, expected: 57, before: 57, after: 57}
+foreign_keys_mode:
+  description:
+    - How the foreign keys were (or, in check mode, would be) handled during the load - C(keep) or
+      C(recreate); with O(foreign_keys=auto) the one chosen.
+  returned: when a load ran or would run
+  type: str
+  sample: recreate
 sequences:
   description:
     - Sequences set after the load, with the value the next nextval() returns.
@@ -321,6 +359,14 @@ sequences:
   sample:
     - {table: experiments, column: experiment_id, sequence: public.experiments_experiment_id_seq,
        next_value: 5}
+not_owned:
+  description:
+    - Tables the user does not own, when O(foreign_keys=recreate) (or C(auto) without the right to set
+      C(session_replication_role)) is refused for them.
+  returned: failure
+  type: list
+  elements: str
+  sample: [experiments, runs]
 sequences_behind:
   description: Sequences behind their column's maximum found by a skipped run with O(sequences=false).
   returned: failure
@@ -416,6 +462,71 @@ except ImportError:
 
 SCHEMA = "public"
 
+# libpq's modes that check the server's certificate. pgloader 3.6.9's URI grammar lacks them: it
+# gets `require`, with which it verifies the chain (against SSL_CERT_FILE) but not the host name.
+VERIFY_SSLMODES = ("verify-ca", "verify-full")
+
+
+def pgloader_sslmode(sslmode):
+    """The sslmode written into pgloader's URI for the one psycopg2 uses."""
+    return "require" if sslmode in VERIFY_SSLMODES else sslmode
+
+
+def connect_kwargs(settings, connect_timeout):
+    """psycopg2.connect() arguments of the module's own connection (the CA as sslrootcert)."""
+    kwargs = dict(host=settings["host"], port=settings["port"], dbname=settings["database"],
+                  user=settings["user"], sslmode=settings["sslmode"],
+                  connect_timeout=connect_timeout, application_name="ansible-pgloader_migrate")
+    if settings["password"] is not None:
+        kwargs["password"] = settings["password"]
+    if settings.get("ca_cert"):
+        kwargs["sslrootcert"] = settings["ca_cert"]
+    return kwargs
+
+
+def pgloader_environment(settings):
+    """Environment of the pgloader run: the password, and the CA file OpenSSL verifies against."""
+    environ = {}
+    if settings["password"] is not None:
+        environ["PGPASSWORD"] = settings["password"]
+    if settings.get("ca_cert"):
+        environ["SSL_CERT_FILE"] = settings["ca_cert"]
+    return environ
+
+
+def replica_role_message(user, problem, alternative=True):
+    """Why foreign_keys=keep is refused: the right that is missing and how each provider grants it
+    (and, with `alternative`, that foreign_keys=recreate needs no such right)."""
+    msg = (
+        "foreign_keys=keep needs session_replication_role = 'replica' for the load, which user %(u)s "
+        "may not set (%(p)s). Missing right: SET on the parameter session_replication_role. "
+        "Self-managed PostgreSQL 15+: as a superuser, `GRANT SET ON PARAMETER session_replication_role "
+        "TO %(u)s`. Amazon RDS/Aurora (no superuser): members of rds_superuser may set it; as the "
+        "master user, `GRANT rds_superuser TO %(u)s` for the migration and `REVOKE rds_superuser FROM "
+        "%(u)s` after it. Azure Database for PostgreSQL flexible server (no superuser): Microsoft "
+        "documents no way to grant it; `GRANT azure_pg_admin TO %(u)s` (as the server admin) helps "
+        "only where the admin itself may run `SET session_replication_role = replica`."
+        % dict(u=user, p=problem))
+    if alternative:
+        msg += (" Or use foreign_keys=recreate (or auto), which needs no such right, only ownership "
+                "of the tables: pgloader drops the foreign keys and re-creates them after the load, "
+                "and the module checks that every one is back.")
+    return msg
+
+
+def ownership_message(user, tables, replica_problem=None):
+    """Why foreign_keys=recreate (or auto) is refused: tables the user does not own."""
+    msg = ("foreign_keys=recreate drops and re-creates the foreign keys (ALTER TABLE), which needs "
+           "ownership of the tables, but user %s is not (a member of) the owner of: %s. Missing right: "
+           "ownership; as the owner or an admin, `ALTER TABLE ... OWNER TO %s` for each (MLflow's "
+           "schema belongs to the user that created it: let the server or `mlflow db upgrade` create "
+           "it as %s)." % (user, ", ".join(tables[:10]) + (" ..." if len(tables) > 10 else ""),
+                            user, user))
+    if replica_problem:
+        msg += (" The other way, foreign_keys=keep, is closed too: %s"
+                % replica_role_message(user, replica_problem, alternative=False))
+    return msg
+
 
 def connection_settings(module):
     """Resolve the target from pg_uri or the pg_* options, defaults applied."""
@@ -437,6 +548,7 @@ def connection_settings(module):
     s["database"] = s.get("database") or "mlflow"
     s["user"] = s.get("user") or "mlflow"
     s["password"] = p["pg_password"]
+    s["ca_cert"] = p["pg_ca_cert"]
     return s
 
 
@@ -445,14 +557,8 @@ class Target(object):
 
     def __init__(self, module, settings):
         self.module = module
-        kwargs = dict(host=settings["host"], port=settings["port"], dbname=settings["database"],
-                      user=settings["user"], sslmode=settings["sslmode"],
-                      connect_timeout=module.params["connect_timeout"],
-                      application_name="ansible-pgloader_migrate")
-        if settings["password"] is not None:
-            kwargs["password"] = settings["password"]
         try:
-            self.conn = psycopg2.connect(**kwargs)
+            self.conn = psycopg2.connect(**connect_kwargs(settings, module.params["connect_timeout"]))
         except psycopg2.Error as e:
             module.fail_json(msg="cannot connect to PostgreSQL %s@%s:%s/%s: %s"
                                  % (settings["user"], settings["host"], settings["port"],
@@ -567,6 +673,14 @@ class Target(object):
                 pass
             cur.close()
 
+    def not_owned(self, tables):
+        """Tables of `tables` whose owner this user is not (nor a member of): sorted names."""
+        return sorted(r[0] for r in self.query(
+            "SELECT c.relname FROM pg_catalog.pg_class c WHERE c.relnamespace = %s::regnamespace "
+            "AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s) "
+            "AND NOT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')",
+            (SCHEMA, sorted(tables))))
+
     def set_sequences(self, tables, only=None):
         """Set the sequences of tables (only the (table, column) pairs in `only`, if given) to
         MAX+1; returns [dict(table, column, sequence, next_value)]."""
@@ -610,10 +724,11 @@ def argument_spec():
         pg_database=dict(type="str"),
         pg_user=dict(type="str"),
         pg_password=dict(type="str", no_log=True),
-        pg_sslmode=dict(type="str", choices=list(SSLMODES), default="prefer"),
+        pg_sslmode=dict(type="str", choices=list(SSLMODES) + list(VERIFY_SSLMODES), default="prefer"),
+        pg_ca_cert=dict(type="path"),
         truncate=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
-        foreign_keys=dict(type="str", choices=["keep", "recreate"], default="keep"),
+        foreign_keys=dict(type="str", choices=["keep", "recreate", "auto"], default="keep"),
         integrity_check=dict(type="str", choices=["full", "quick"], default="full"),
         sequences=dict(type="bool", default=True),
         work_mem=dict(type="str", default="64MB"),
@@ -648,13 +763,20 @@ def main():
     for value in uri_password_values(p["pg_uri"]):
         module.no_log_values.add(value)
     sqlite_path = p["sqlite_path"]
-    keep_fks = p["foreign_keys"] == "keep"
 
     # -- Inputs that end up in the load file -------------------------------------------------
     settings = connection_settings(module)
     problems = load_file_problems(sqlite_path, settings["host"], settings["port"],
-                                  settings["database"], settings["user"], settings["sslmode"],
+                                  settings["database"], settings["user"],
+                                  pgloader_sslmode(settings["sslmode"]),
                                   p["work_mem"], p["maintenance_work_mem"], p["batch_size"])
+    ca_cert = settings["ca_cert"]
+    if ca_cert is not None and not (os.path.isabs(ca_cert) and os.path.isfile(ca_cert)
+                                    and os.access(ca_cert, os.R_OK)):
+        problems.append("pg_ca_cert must be the absolute path of a readable PEM file (got %s)"
+                        % ca_cert)
+    if ca_cert is not None and settings["sslmode"] == "disable":
+        problems.append("pg_ca_cert is given but sslmode is disable (no TLS to verify)")
     if problems:
         module.fail_json(msg="invalid options: " + "; ".join(problems), problems=problems)
 
@@ -752,14 +874,28 @@ def main():
                 "would set" if module.check_mode else "set", names)
         module.exit_json(msg=msg, **result)
 
-    if keep_fks:
-        problem = target.replica_role_problem()
-        if problem:
-            module.fail_json(
-                msg="foreign_keys=keep needs session_replication_role = 'replica' for the load, "
-                    "which user %s may not set (%s). As a superuser run `GRANT SET ON PARAMETER "
-                    "session_replication_role TO %s` (PostgreSQL 15+), or use "
-                    "foreign_keys=recreate." % (settings["user"], problem, settings["user"]))
+    # How the foreign keys survive the load: kept in place under session_replication_role =
+    # 'replica' (a superuser's right, or granted), or dropped and re-created by pgloader (the
+    # owner's right). Checked here, before anything changes.
+    fk_mode = p["foreign_keys"]
+    replica_problem = None
+    if fk_mode in ("keep", "auto"):
+        replica_problem = target.replica_role_problem()
+        if replica_problem and fk_mode == "keep":
+            module.fail_json(msg=replica_role_message(settings["user"], replica_problem))
+        fk_mode = "recreate" if replica_problem else "keep"
+    if fk_mode == "recreate":
+        not_owned = target.not_owned(loaded_tables)
+        if not_owned:
+            module.fail_json(msg=ownership_message(settings["user"], not_owned, replica_problem),
+                             not_owned=not_owned)
+    keep_fks = fk_mode == "keep"
+    result["foreign_keys_mode"] = fk_mode
+    fk_note = ""
+    if p["foreign_keys"] == "auto":
+        fk_note = ("; foreign keys re-created by pgloader (user %s may not set "
+                   "session_replication_role)" % settings["user"] if replica_problem
+                   else "; foreign keys kept (session_replication_role = replica)")
     problem = foreign_key_problem(len(fks_before), expected_fks)
     if problem:
         module.fail_json(msg=problem, **result)
@@ -767,8 +903,8 @@ def main():
     pgloader = p["pgloader_path"] or module.get_bin_path("pgloader", required=True)
     if module.check_mode:
         result.update(changed=True, tables=table_report(source_counts),
-                      msg="would migrate %d rows in %d tables (%s)"
-                          % (result["total_rows"], len(source_counts), decision["reason"]))
+                      msg="would migrate %d rows in %d tables (%s%s)"
+                          % (result["total_rows"], len(source_counts), decision["reason"], fk_note))
         module.exit_json(**result)
 
     # -- The load ------------------------------------------------------------------------------
@@ -785,7 +921,7 @@ def main():
     summary_file = os.path.join(workdir, "pgloader.csv")
     log_file = os.path.join(workdir, "pgloader.log")
     pg_uri = build_pg_uri(settings["host"], settings["port"], settings["database"],
-                          settings["user"], settings["sslmode"])
+                          settings["user"], pgloader_sslmode(settings["sslmode"]))
     content = render_load_file(
         sqlite_path, pg_uri, keep_foreign_keys=keep_fks, work_mem=p["work_mem"],
         maintenance_work_mem=p["maintenance_work_mem"], workers=p["workers"],
@@ -793,9 +929,7 @@ def main():
         prefetch_rows=p["prefetch_rows"])
     write_private_file(load_file, content)
 
-    environ = {}
-    if settings["password"] is not None:
-        environ["PGPASSWORD"] = settings["password"]
+    environ = pgloader_environment(settings)
     started = time.time()
     rc, stdout, stderr = module.run_command(
         pgloader_command(pgloader, load_file, summary_file, log_file, workdir),
@@ -865,8 +999,8 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
         for key in ("summary_file", "log_file"):
             result.pop(key)
-    result["msg"] = "migrated %d rows in %d tables (%s)" % (
-        result["total_rows"], len(source_counts), decision["reason"])
+    result["msg"] = "migrated %d rows in %d tables (%s%s)" % (
+        result["total_rows"], len(source_counts), decision["reason"], fk_note)
     module.exit_json(**result)
 
 

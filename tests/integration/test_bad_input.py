@@ -53,11 +53,15 @@ BASELINES: dict[str, dict] = {
 }
 
 POSTGRES_URI = "postgresql+psycopg2://mlflow@postgres:5432/mlflow"
+AZURE_DESTINATION = "wasbs://mlflow@mycompanymlflow.blob.core.windows.net/artifacts"
+AZURE_CONNECTION_STRING = "DefaultEndpointsProtocol=https;AccountName=mycompanymlflow;AccountKey=" + DUMMY.format(30)
 # MLflow's built-in authentication with acceptable secrets (the cases change one thing)
 MLFLOW_AUTH = {"mlflow_server_auth": True, "mlflow_server_auth_admin_password": DUMMY.format(20),
                "mlflow_server_auth_secret_key": DUMMY.format(23) + "-session"}
 # the inventories/prod fallback of vault_postgres_mlflow_password: every role must refuse it
 PROD_PLACEHOLDER = "ChangeMe-postgres-mlflow"
+# a CA certificate as PEM text (sqlite_migration_pg_ca_cert), shape only
+SQLITE_MIGRATION_CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
 @dataclass
@@ -187,6 +191,10 @@ CASES = [
          {"mlflow_server_env": {"MLFLOW_S3_ENDPOINT_URL": "http://mlflow:Env-secret-t3st-9@minio:9000"}}),
     Case("mlflow-backend-password-empty", "mlflow_server", {"mlflow_server_backend_store_uri": POSTGRES_URI},
          "mlflow_server_backend_password"),
+    # sslmode=verify-full without the provider's CA: libpq would look for ~/.postgresql/root.crt
+    Case("mlflow-backend-verify-full-without-ca", "mlflow_server",
+         {"mlflow_server_backend_store_uri": POSTGRES_URI + "?sslmode=verify-full",
+          "mlflow_server_backend_password": DUMMY.format(13)}, "mlflow_server_backend_ca_cert"),
     Case("mlflow-host-port-out-of-range", "mlflow_server", {"mlflow_server_host_port": 70000}),
     Case("mlflow-host-port-not-int", "mlflow_server", {"mlflow_server_host_port": "abc"}),
     Case("mlflow-workers-zero", "mlflow_server", {"mlflow_server_workers": 0}),
@@ -276,6 +284,27 @@ CASES = [
     Case("sqlite-migration-s3-secret-key-placeholder", "sqlite_migration",
          {"sqlite_migration_s3_secret_key": "minioadmin"}),
     Case("sqlite-migration-sslmode-unknown", "sqlite_migration", {"sqlite_migration_pg_sslmode": "verify-everything"}),
+    Case("sqlite-migration-foreign-keys-unknown", "sqlite_migration", {"sqlite_migration_foreign_keys": "off"}),
+    # a managed database (no container here): reached by name, backed up by the provider's snapshot
+    Case("sqlite-migration-no-container-no-host", "sqlite_migration",
+         {"sqlite_migration_pg_container": "", "sqlite_migration_pg_dump": False}, "sqlite_migration_pg_host"),
+    Case("sqlite-migration-no-container-pg-dump", "sqlite_migration",
+         {"sqlite_migration_pg_container": "", "sqlite_migration_pg_host": "mlflow.example.com"},
+         "sqlite_migration_pg_dump"),
+    Case("sqlite-migration-verify-full-without-ca", "sqlite_migration",
+         {"sqlite_migration_pg_sslmode": "verify-full"}, "sqlite_migration_pg_ca_cert"),
+    Case("sqlite-migration-ca-cert-a-path", "sqlite_migration",
+         {"sqlite_migration_pg_sslmode": "verify-full", "sqlite_migration_pg_ca_cert": "/etc/ssl/rds-bundle.pem"},
+         "sqlite_migration_pg_ca_cert"),
+    Case("sqlite-migration-ca-cert-with-prefer", "sqlite_migration",
+         {"sqlite_migration_pg_ca_cert": SQLITE_MIGRATION_CA}, "sqlite_migration_pg_sslmode"),
+    # artifacts into Azure Blob Storage: the storage account's connection string instead of S3 keys
+    Case("sqlite-migration-wasbs-without-connection-string", "sqlite_migration",
+         {"sqlite_migration_artifacts_destination": AZURE_DESTINATION}, "sqlite_migration_azure_connection_string"),
+    Case("sqlite-migration-wasbs-not-blob-host", "sqlite_migration",
+         {"sqlite_migration_artifacts_destination": "wasbs://mlflow@azurite:10000/artifacts",
+          "sqlite_migration_azure_connection_string": AZURE_CONNECTION_STRING},
+         "sqlite_migration_artifacts_destination"),
     # ------------------------------------------------------------ mlflow_backup
     Case("backup-nothing-to-back-up", "mlflow_backup",
          {"mlflow_backup_database": False, "mlflow_backup_artifacts": False}, "mlflow_backup_artifacts"),
@@ -301,6 +330,11 @@ GOOD_CASES = [
          {"mlflow_server_env": {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "mlflow",
                                 "AWS_SHARED_CREDENTIALS_FILE": "/run/secrets/aws", "MLFLOW_S3_IGNORE_TLS": "false",
                                 "MLFLOW_S3_ENDPOINT_URL": "http://minio:9000"}}),
+    Case("mlflow-backend-verify-full-with-ca", "mlflow_server",
+         {"mlflow_server_backend_store_uri": POSTGRES_URI + "?connect_timeout=5&sslmode=verify-full",
+          "mlflow_server_backend_password": DUMMY.format(13),
+          "mlflow_server_backend_ca_cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"},
+         "mlflow_server_backend_ca_cert"),
     Case("mlflow-backend-uri-user-only", "mlflow_server",
          {"mlflow_server_backend_store_uri": POSTGRES_URI + "?sslmode=require",
           "mlflow_server_backend_password": DUMMY.format(11)},
@@ -336,6 +370,16 @@ GOOD_CASES = [
     Case("nginx-public-url-with-port-and-path", "nginx_proxy",
          {"nginx_proxy_public_url": "https://mlflow.example.com:8443/team/mlflow/", "nginx_proxy_tls_selfsigned": True},
          "nginx_proxy_public_url"),
+    Case("sqlite-migration-wasbs-destination", "sqlite_migration",
+         {"sqlite_migration_artifacts_destination": AZURE_DESTINATION,
+          "sqlite_migration_azure_connection_string": AZURE_CONNECTION_STRING},
+         "sqlite_migration_azure_connection_string"),
+    # a managed database over TLS checked against the provider's CA, without superuser rights
+    Case("sqlite-migration-managed-database", "sqlite_migration",
+         {"sqlite_migration_pg_container": "", "sqlite_migration_pg_host": "mlflow.example.com",
+          "sqlite_migration_pg_dump": False, "sqlite_migration_pg_sslmode": "verify-full",
+          "sqlite_migration_pg_ca_cert": SQLITE_MIGRATION_CA, "sqlite_migration_foreign_keys": "auto"},
+         "sqlite_migration_pg_ca_cert"),
 ]
 
 

@@ -717,3 +717,277 @@ def test_returned_keys_are_documented(harness, tmp_path):
     harness["s3"].after_read = lambda key: (harness["src"] / "a.txt").write_bytes(b"HELLO")
     harness["s3"].objects.clear()
     assert set(harness["run"]()) <= returned
+
+
+# ---------------------------------------------------------------------------------------------
+# Azure Blob (wasbs:// dest): main() against a fake azure-storage-blob client
+# ---------------------------------------------------------------------------------------------
+
+from azure.core.exceptions import ResourceNotFoundError  # noqa: E402
+from azure.storage.blob import ContentSettings  # noqa: E402
+
+AZ_DEST = "wasbs://mlflow@acct.blob.core.windows.net/artifacts"
+AZ_CONN = "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:1/acct;"
+
+
+def _not_found(code):
+    e = ResourceNotFoundError(message="%s: the specified resource does not exist." % code)
+    e.error_code = code
+    return e
+
+
+class FakeAzure(object):
+    """Stands for an Azure Blob service and azure-storage-blob together, as the module uses them.
+
+    A blob uploaded in one request (length <= max_single_put_size) gets the MD5 the service computes from the
+    bytes it received; one uploaded in blocks gets the Content-MD5 the client sent, as given (Put Block List)."""
+
+    def __init__(self):
+        self.blobs = {}
+        self.uploaded = []
+        self.calls = []
+        self.containers = {"mlflow"}
+        self.account_name = "acct"
+        self.max_single_put_size = None
+        self.before_read = None
+        self.corrupt = False
+
+    # BlobServiceClient
+    def from_connection_string(self, conn_str, **kwargs):
+        assert conn_str == AZ_CONN
+        self.max_single_put_size = kwargs["max_single_put_size"]
+        self.kwargs = kwargs
+        return self
+
+    def get_container_client(self, name):
+        return FakeContainer(self, name)
+
+    def put(self, name, body, content_md5="computed", metadata=None):
+        md5 = hashlib.md5(body).digest() if content_md5 == "computed" else content_md5
+        self.blobs[name] = dict(body=body, md5=bytearray(md5) if md5 else None, metadata=dict(metadata or {}))
+
+
+class FakeContainer(object):
+    def __init__(self, fake, name):
+        self.fake, self.name = fake, name
+
+    def _check(self):
+        if self.name not in self.fake.containers:
+            raise _not_found("ContainerNotFound")
+
+    def list_blobs(self, name_starts_with=None):
+        self._check()
+        for name, blob in sorted(self.fake.blobs.items()):
+            if name.startswith(name_starts_with or ""):
+                settings = ContentSettings(content_md5=blob["md5"])
+                yield type("BlobProperties", (), dict(name=name, size=len(blob["body"]), content_settings=settings))
+
+    def get_blob_client(self, name):
+        return FakeBlob(self, name)
+
+
+class FakeBlob(object):
+    def __init__(self, container, name):
+        self.container, self.name, self.fake = container, name, container.fake
+
+    def upload_blob(self, data, length, overwrite, metadata, content_settings, validate_content, max_concurrency):
+        self.container._check()
+        assert overwrite is True and validate_content is True
+        self.fake.calls.append(dict(name=self.name, length=length, content_settings=content_settings))
+        if self.fake.before_read:
+            self.fake.before_read(self.name)
+        body = data.read(length)
+        if self.fake.corrupt:
+            body = body[:-1] + bytes([body[-1] ^ 1])
+        single = length <= self.fake.max_single_put_size
+        self.fake.put(self.name, body, "computed" if single else content_settings.content_md5, metadata)
+        self.fake.uploaded.append(self.name)
+
+    def get_blob_properties(self):
+        self.container._check()
+        blob = self.fake.blobs.get(self.name)
+        if blob is None:
+            raise _not_found("BlobNotFound")
+        return type("BlobProperties", (), dict(size=len(blob["body"]), metadata=dict(blob["metadata"]),
+                                               content_settings=ContentSettings(content_md5=blob["md5"])))
+
+
+@pytest.fixture
+def az(monkeypatch, tmp_path):
+    fake = FakeAzure()
+    warnings = []
+    patch_exits(monkeypatch)
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning, **kw: warnings.append(warning))
+    monkeypatch.setattr(m, "BlobServiceClient", fake)
+    monkeypatch.setattr(boto3, "client", lambda *a, **kw: pytest.fail("no S3 client for a wasbs:// dest"))
+    src = tmp_path / "artifacts"
+    src.mkdir()
+
+    def run(args=None, check_mode=False):
+        args = dict(args or {})
+        args.setdefault("src", str(src))
+        args.setdefault("dest", AZ_DEST)
+        args.setdefault("azure_connection_string", AZ_CONN)
+        del warnings[:]
+        return run_main(m.main, args, check_mode)
+
+    return dict(run=run, az=fake, src=src, warnings=warnings)
+
+
+def az_bodies(fake):
+    return dict((k, b["body"]) for k, b in fake.blobs.items())
+
+
+@pytest.mark.parametrize("uri,expected", [
+    ("wasbs://c@acct.blob.core.windows.net", ("c", "acct", "")),
+    ("wasbs://c@acct.blob.core.windows.net/", ("c", "acct", "")),
+    ("wasbs://mlflow@acct.blob.core.windows.net/a/b/", ("mlflow", "acct", "a/b")),
+    ("wasbs://c@acct.blob.core.chinacloudapi.cn/x", ("c", "acct", "x")),
+])
+def test_parse_wasbs_uri(uri, expected):
+    assert m.parse_wasbs_uri(uri) == expected
+    assert m.parse_dest(uri) == ("azure", expected[0], expected[2], expected[1])
+
+
+@pytest.mark.parametrize("uri", ["wasbs://", "wasbs://c/x", "wasbs://@acct.blob.core.windows.net/x",
+                                 "wasbs://c@acct/x", "wasbs://c@acct.dfs.core.windows.net/x",
+                                 "wasb://c@acct.blob.core.windows.net/x", "gs://b/x", ""])
+def test_parse_dest_refuses(uri):
+    with pytest.raises(ValueError):
+        m.parse_dest(uri)
+
+
+def test_parse_dest_s3_unchanged():
+    assert m.parse_dest("s3://mlflow/artifacts") == ("s3", "mlflow", "artifacts", None)
+
+
+def test_classify_blob_without_content_md5_is_a_conflict():
+    assert m.classify(LOCAL, {"size": 5, "etag": None}, "Content-MD5") == ("conflict", "no Content-MD5")
+    assert m.classify(LOCAL, {"size": 5, "etag": m.md5_hex(hashlib.md5(b"hello").digest())}, "Content-MD5") == \
+        ("skip", "md5")
+
+
+def test_azure_sizes():
+    assert m.azure_sizes(64) == (64 * MiB - 1, 4 * MiB)
+    assert m.azure_sizes(1) == (MiB - 1, 4 * MiB)
+    assert m.azure_sizes(4096) == (256 * MiB - 1, 4 * MiB)
+
+
+def test_azure_first_sync_then_nothing_to_do(az):
+    files = {"1/r/artifacts/model/MLmodel": b"flavors: {}\n", "1/r/artifacts/m.json": b"{}",
+             "1/r/artifacts/empty.txt": b"", "1/r/artifacts/big.bin": bytes(range(256)) * (9 * MiB // 256)}
+    for rel, body in files.items():
+        write(az["src"] / rel, body)
+    first = az["run"](dict(multipart_threshold_mb=8))
+    assert not first.get("failed"), first["msg"]
+    assert first["changed"] and first["uploaded_count"] == 4 and first["verified"] == 4
+    assert az_bodies(az["az"]) == dict(("artifacts/" + rel, body) for rel, body in files.items())
+    calls = dict((c["name"], c["content_settings"]) for c in az["az"].calls)
+    # blocks: the file's MD5 is set explicitly; one request: left to the service
+    big_md5 = hashlib.md5(files["1/r/artifacts/big.bin"]).digest()
+    assert bytes(calls["artifacts/1/r/artifacts/big.bin"].content_md5) == big_md5
+    assert calls["artifacts/1/r/artifacts/m.json"].content_md5 is None
+    assert calls["artifacts/1/r/artifacts/m.json"].content_type == "application/json"
+    assert az["az"].blobs["artifacts/1/r/artifacts/m.json"]["metadata"] == {"sha256": hashlib.sha256(b"{}").hexdigest()}
+    assert az["az"].kwargs["max_single_put_size"] == 8 * MiB - 1
+    second = az["run"](dict(multipart_threshold_mb=8))
+    assert not second.get("failed") and not second["changed"], second["msg"]
+    assert second["uploaded_count"] == 0 and second["skipped_count"] == 4 and second["verified"] == 4
+    assert len(az["az"].uploaded) == 4
+
+
+def test_azure_check_mode_writes_nothing(az):
+    write(az["src"] / "a.txt", b"hello")
+    result = az["run"](check_mode=True)
+    assert result["changed"] and result["uploaded"] == ["artifacts/a.txt"]
+    assert az["az"].blobs == {} and az["az"].calls == []
+    assert "would upload" in result["msg"]
+
+
+def test_azure_conflict_fails_before_upload_and_overwrite_replaces(az):
+    write(az["src"] / "a.txt", b"hello")
+    write(az["src"] / "b.txt", b"new")
+    write(az["src"] / "c.bin", b"x" * 10)
+    az["az"].put("artifacts/a.txt", b"HELLO")
+    az["az"].put("artifacts/c.bin", b"x" * 10, content_md5=None)  # another client's block blob, no Content-MD5
+    az["az"].put("artifacts/extra.txt", b"only in the container")
+    result = az["run"]()
+    assert result.get("failed") and "nothing was uploaded" in result["msg"] and "blob(s)" in result["msg"]
+    assert {c["key"]: c["reason"] for c in result["conflicts"]} == {
+        "artifacts/a.txt": "md5 differs", "artifacts/c.bin": "no Content-MD5"}
+    assert result["extra_objects"] == 1
+    assert az["az"].uploaded == []
+    result = az["run"](dict(on_conflict="overwrite"))
+    assert not result.get("failed"), result["msg"]
+    assert sorted(result["uploaded"]) == ["artifacts/a.txt", "artifacts/b.txt", "artifacts/c.bin"]
+    assert result["verified"] == 3 and result["extra_objects"] == 1
+    assert az_bodies(az["az"])["artifacts/a.txt"] == b"hello"
+
+
+def test_azure_sha256_metadata_is_never_trusted(az):
+    write(az["src"] / "a.txt", b"hello")
+    az["az"].put("artifacts/a.txt", b"HELLO", metadata={"sha256": LOCAL["sha256"]})
+    result = az["run"]()
+    assert result.get("failed") and result["conflicts"][0]["reason"] == "md5 differs"
+
+
+def test_azure_corrupted_upload_is_not_verified(az):
+    write(az["src"] / "a.txt", b"hello")
+    az["az"].corrupt = True
+    result = az["run"]()
+    assert result.get("failed") and result["mismatched"] == ["artifacts/a.txt"]
+
+
+def test_azure_file_changed_before_upload_is_reported(az):
+    path = write(az["src"] / "a.txt", b"hello")
+    az["az"].before_read = lambda name: path.write_bytes(b"HELLO")
+    result = az["run"]()
+    assert result.get("failed")
+    # one request: the service's MD5 of what it received shows it, and so does the second hash of the file
+    assert result["mismatched"] == ["artifacts/a.txt"] and result["changed_files"] == ["artifacts/a.txt"]
+
+
+def test_azure_missing_container_fails_clearly(az):
+    write(az["src"] / "a.txt", b"hello")
+    az["az"].containers.clear()
+    for check_mode in (False, True):
+        result = az["run"](check_mode=check_mode)
+        assert result.get("failed")
+        assert "container mlflow does not exist in the storage account acct" in result["msg"]
+
+
+def test_azure_links_are_skipped_as_for_s3(az, tmp_path):
+    write(tmp_path / "host" / "shadow", SECRET)
+    write(az["src"] / "a.txt", b"hello")
+    os.symlink(str(tmp_path / "host" / "shadow"), str(az["src"] / "shadow"))
+    result = az["run"]()
+    assert not result.get("failed"), result["msg"]
+    assert list(az_bodies(az["az"])) == ["artifacts/a.txt"]
+    assert [s["path"] for s in result["skipped_paths"]] == [str(az["src"] / "shadow")]
+
+
+@pytest.mark.parametrize("args,problem", [
+    (dict(azure_connection_string=None), "needs azure_connection_string"),
+    (dict(endpoint_url="http://127.0.0.1:9000"), "endpoint_url applies to an s3:// dest only"),
+    (dict(secret_key="x"), "secret_key applies to an s3:// dest only"),
+    (dict(dest="s3://mlflow/artifacts"), "azure_connection_string applies to a wasbs:// dest only"),
+])
+def test_azure_option_problems(az, args, problem):
+    result = az["run"](args)
+    assert result.get("failed") and problem in result["msg"]
+
+
+def test_azure_account_mismatch_is_warned(az):
+    write(az["src"] / "a.txt", b"hello")
+    result = az["run"](dict(dest="wasbs://mlflow@other.blob.core.windows.net/artifacts"))
+    assert not result.get("failed"), result["msg"]
+    assert any("storage account other" in w for w in az["warnings"])
+
+
+def test_azure_returned_keys_are_documented(az):
+    returned = set(doc_blocks(m)["RETURN"]) | {"changed", "failed"}
+    write(az["src"] / "a.txt", b"hello")
+    assert set(az["run"]()) <= returned
+    az["az"].corrupt = True
+    az["az"].blobs.clear()
+    assert set(az["run"]()) <= returned

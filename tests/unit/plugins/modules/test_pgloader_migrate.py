@@ -87,6 +87,9 @@ class FakeTarget(object):
     def replica_role_problem(self):
         return self.state.get("replica_problem")
 
+    def not_owned(self, tables):
+        return sorted(t for t in self.state.get("not_owned", []) if t in tables)
+
     def column_types(self, tables):
         return dict((t, c) for t, c in self.state["column_types"].items() if t in tables)
 
@@ -298,6 +301,70 @@ def test_replica_role_privilege_is_checked_first(harness, sqlite_db):
     assert "session_replication_role" not in load and "foreign keys" not in load
 
 
+REPLICA_DENIED = 'permission denied to set parameter "session_replication_role"'
+
+
+def test_keep_refusal_says_which_right_is_missing_and_how_each_provider_grants_it(harness, sqlite_db):
+    harness["state"]["replica_problem"] = REPLICA_DENIED
+    for check_mode in (True, False):
+        result = harness["run"](dict(sqlite_path=sqlite_db, foreign_keys="keep"), check_mode=check_mode)
+        assert result["failed"]
+        msg = result["msg"]
+        assert "Missing right: SET on the parameter session_replication_role" in msg
+        assert "GRANT SET ON PARAMETER session_replication_role TO mlflow" in msg
+        assert "GRANT rds_superuser TO mlflow" in msg and "REVOKE rds_superuser FROM mlflow" in msg
+        assert "azure_pg_admin" in msg
+        assert "foreign_keys=recreate (or auto)" in msg
+        assert "action" not in result  # a refusal never reads as a plan to migrate
+    assert harness["calls"] == []
+
+
+def test_auto_keeps_the_foreign_keys_when_the_user_may_set_the_replica_role(harness, sqlite_db):
+    result = harness["run"](dict(sqlite_path=sqlite_db, foreign_keys="auto"))
+    assert result["changed"] is True
+    assert result["foreign_keys_mode"] == "keep"
+    assert "foreign keys kept" in result["msg"]
+    load = harness["calls"][0]["load"]
+    assert "no foreign keys" in load and "session_replication_role = 'replica'" in load
+
+
+def test_auto_lets_pgloader_recreate_the_foreign_keys_on_a_managed_database(harness, sqlite_db):
+    """RDS / Azure flexible server: the owner may not set session_replication_role."""
+    harness["state"]["replica_problem"] = REPLICA_DENIED
+    plan = harness["run"](dict(sqlite_path=sqlite_db, foreign_keys="auto"), check_mode=True)
+    assert plan["changed"] is True and plan["foreign_keys_mode"] == "recreate"
+    assert "re-created by pgloader (user mlflow may not set session_replication_role)" in plan["msg"]
+    assert harness["calls"] == []
+    result = harness["run"](dict(sqlite_path=sqlite_db, foreign_keys="auto"))
+    assert result["changed"] is True and result["foreign_keys_mode"] == "recreate"
+    assert result["foreign_keys"]["after"] == 2
+    load = harness["calls"][0]["load"]
+    assert "session_replication_role" not in load and "foreign keys" not in load
+    assert "disable triggers" not in load
+
+
+@pytest.mark.parametrize("foreign_keys, replica_problem", [
+    ("recreate", None), ("auto", REPLICA_DENIED)])
+def test_recreate_without_owning_the_tables_is_refused_before_the_load(harness, sqlite_db,
+                                                                       foreign_keys, replica_problem):
+    # measured: pgloader logs "must be owner of table runs", loads nothing and exits 0
+    harness["state"]["replica_problem"] = replica_problem
+    harness["state"]["not_owned"] = ["runs", "params"]
+    result = harness["run"](dict(sqlite_path=sqlite_db, foreign_keys=foreign_keys), check_mode=True)
+    assert result["failed"]
+    assert result["not_owned"] == ["params", "runs"]
+    assert "Missing right: ownership" in result["msg"] and "params, runs" in result["msg"]
+    assert ("session_replication_role" in result["msg"]) == (foreign_keys == "auto")
+    assert "foreign_keys=recreate (or auto)" not in result["msg"]
+    assert harness["calls"] == []
+
+
+def test_auto_with_the_replica_role_needs_no_ownership(harness, sqlite_db):
+    harness["state"]["not_owned"] = ["runs"]
+    result = harness["run"](dict(sqlite_path=sqlite_db, foreign_keys="auto"))
+    assert result["changed"] is True and result["foreign_keys_mode"] == "keep"
+
+
 def test_target_that_lost_foreign_keys_is_refused(harness, sqlite_db):
     result = harness["run"](dict(sqlite_path=sqlite_db, expected_foreign_keys=3))
     assert result["failed"] and "3 are expected" in result["msg"]
@@ -384,8 +451,58 @@ def test_uri_settings_reach_the_load_file(harness, sqlite_db):
     assert result["changed"] is True
     assert FakeTarget.instances[0].settings == dict(
         host="db.internal", port=6432, database="ml", user="ml_user", password=PASSWORD,
-        sslmode="require")
+        sslmode="require", ca_cert=None)
     assert "INTO postgresql://ml_user@db.internal:6432/ml?sslmode=require" in harness["calls"][0]["load"]
+
+
+@pytest.fixture
+def ca_file(tmp_path):
+    path = tmp_path / "ca.pem"
+    path.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("sslmode", ["verify-full", "verify-ca"])
+def test_verify_modes_and_the_ca_reach_libpq_and_pgloader(harness, sqlite_db, ca_file, sslmode):
+    """Before: verify-ca / verify-full were refused by the argument spec, and no CA could be given."""
+    result = harness["run"](dict(sqlite_path=sqlite_db, pg_host="db.example.com", pg_sslmode=sslmode,
+                                 pg_ca_cert=ca_file))
+    assert result["changed"] is True, result["msg"]
+    settings = FakeTarget.instances[0].settings
+    assert settings["sslmode"] == sslmode and settings["ca_cert"] == ca_file
+    kwargs = mod.connect_kwargs(settings, 10)
+    assert kwargs["sslmode"] == sslmode and kwargs["sslrootcert"] == ca_file
+    call = harness["calls"][0]
+    # pgloader 3.6.9's grammar knows no verify-*: `require` verifies the chain against SSL_CERT_FILE
+    assert "INTO postgresql://mlflow@db.example.com:5432/mlflow?sslmode=require" in call["load"]
+    assert call["environ"] == {"PGPASSWORD": PASSWORD, "SSL_CERT_FILE": ca_file}
+
+
+def test_verify_full_in_the_uri(harness, sqlite_db, ca_file):
+    result = harness["run"](dict(sqlite_path=sqlite_db, pg_ca_cert=ca_file,
+                                 pg_uri="postgresql://mlflow@db.example.com/mlflow?sslmode=verify-full"))
+    assert result["changed"] is True, result["msg"]
+    assert FakeTarget.instances[0].settings["sslmode"] == "verify-full"
+    assert "?sslmode=require" in harness["calls"][0]["load"]
+
+
+def test_without_a_ca_nothing_is_added(harness, sqlite_db):
+    harness["run"](dict(sqlite_path=sqlite_db, pg_sslmode="require"))
+    assert "sslrootcert" not in mod.connect_kwargs(FakeTarget.instances[0].settings, 10)
+    assert harness["calls"][0]["environ"] == {"PGPASSWORD": PASSWORD}
+
+
+@pytest.mark.parametrize("ca, sslmode, expected", [
+    ("missing", "verify-full", "pg_ca_cert must be the absolute path of a readable PEM file"),
+    ("relative", "verify-full", "pg_ca_cert must be the absolute path of a readable PEM file"),
+    ("ok", "disable", "pg_ca_cert is given but sslmode is disable"),
+])
+def test_unusable_ca_settings_are_refused_before_connecting(harness, sqlite_db, ca_file, tmp_path,
+                                                            ca, sslmode, expected):
+    path = dict(missing=str(tmp_path / "nope.pem"), relative="ca.pem", ok=ca_file)[ca]
+    result = harness["run"](dict(sqlite_path=sqlite_db, pg_sslmode=sslmode, pg_ca_cert=path))
+    assert result["failed"] and expected in result["msg"]
+    assert FakeTarget.instances == []
 
 
 def test_values_pgloader_cannot_parse_are_refused(harness, sqlite_db):
@@ -879,3 +996,83 @@ def test_db_pgloader_reject_files_are_private(real_run, pg_db, tmp_path):
     assert oct(os.stat(workdir).st_mode & 0o777) == oct(0o700)
     for path, isdir, mode in found:
         assert oct(mode) == oct(0o700 if isdir else 0o600), path
+
+
+# ---------------------------------------------------------------------------------------------
+# A managed-style target (Amazon RDS, Azure Database for PostgreSQL flexible server): the MLflow
+# user owns its database and the tables MLflow created, but is no superuser and may not set
+# session_replication_role (no GRANT SET ON PARAMETER).
+# ---------------------------------------------------------------------------------------------
+
+MANAGED_USER = "mlflow_managed"
+
+
+@pytest.fixture
+def managed_db(pg_server):
+    admin = _pg_connect(pg_server, "postgres", "postgres")
+    if not _rows(admin, "SELECT 1 FROM pg_roles WHERE rolname = %s" % _literal(MANAGED_USER)):
+        admin.execute("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s"
+                      % (MANAGED_USER, _literal(PG_PASSWORD)))
+    pg_server["counter"][0] += 1
+    name = "managed_%d_%d" % (os.getpid(), pg_server["counter"][0])
+    admin.execute("CREATE DATABASE %s OWNER %s" % (name, MANAGED_USER))
+    conn = _pg_connect(pg_server, name, MANAGED_USER)
+    admin.close()
+    conn.execute(PG_SCHEMA)  # MLflow creates its schema as this user
+    superuser = _pg_connect(pg_server, name, "postgres")
+    yield dict(pg_server, database=name, conn=conn, admin=superuser)
+    conn.close()
+    superuser.close()
+
+
+@pytest.fixture
+def managed_run(monkeypatch, managed_db, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    patch_exits(monkeypatch)
+    if mod.psycopg2 is None:
+        monkeypatch.setattr(mod, "psycopg2", _Psycopg3AsPsycopg2())
+
+    def run(args, check_mode=False):
+        args = dict(args, pg_host=managed_db["host"], pg_port=managed_db["port"],
+                    pg_database=managed_db["database"], pg_user=MANAGED_USER,
+                    pg_password=PG_PASSWORD, pg_sslmode="disable")
+        return run_main(mod.main, args, check_mode)
+    return run
+
+
+def test_db_managed_keep_is_refused_up_front(managed_run, managed_db, tmp_path):
+    db = make_sqlite_store(tmp_path / "mlflow.db")
+    for check_mode in (True, False):
+        result = managed_run(dict(sqlite_path=db, foreign_keys="keep"), check_mode=check_mode)
+        assert result["failed"]
+        assert 'permission denied to set parameter "session_replication_role"' in result["msg"]
+        assert "GRANT rds_superuser TO %s" % MANAGED_USER in result["msg"]
+    assert _rows(managed_db["conn"], "SELECT count(*) FROM runs") == [(0,)]
+
+
+def test_db_managed_auto_migrates_and_keeps_every_foreign_key(managed_run, managed_db, tmp_path):
+    db = make_sqlite_store(tmp_path / "mlflow.db")
+    conn = managed_db["conn"]
+    fks = "SELECT conname FROM pg_constraint WHERE contype = 'f' ORDER BY 1"
+    before = _rows(conn, fks)
+    result = managed_run(dict(sqlite_path=db, foreign_keys="auto"))
+    assert result["changed"] is True, result["msg"]
+    assert result["foreign_keys_mode"] == "recreate"
+    assert _rows(conn, fks) == before and len(before) == 2
+    assert _rows(conn, "SELECT count(*) FROM metrics") == [(len(SQLITE_ROWS["metrics"]),)]
+    # the re-created constraints are enforced
+    with pytest.raises(Exception, match="foreign key"):
+        conn.execute("INSERT INTO runs (run_uuid, experiment_id) VALUES ('orphan', 99)")
+    again = managed_run(dict(sqlite_path=db, foreign_keys="auto"))
+    assert (again["action"], again["changed"]) == ("skip", False), again["msg"]
+
+
+def test_db_managed_tables_of_another_owner_are_refused_up_front(managed_run, managed_db, tmp_path):
+    db = make_sqlite_store(tmp_path / "mlflow.db")
+    admin = managed_db["admin"]
+    admin.execute("ALTER TABLE runs OWNER TO postgres")
+    admin.execute("GRANT ALL ON runs TO %s" % MANAGED_USER)
+    result = managed_run(dict(sqlite_path=db, foreign_keys="auto"))
+    assert result["failed"] and result["not_owned"] == ["runs"], result["msg"]
+    assert "Missing right: ownership" in result["msg"]
+    assert _rows(managed_db["conn"], "SELECT count(*) FROM experiments") == [(1,)]
