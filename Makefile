@@ -13,7 +13,7 @@ MLFLOW_BASE_IMAGE ?= auto
 MLFLOW_CONTAINER  ?= mlflow-server
 # Molecule scenarios in the order `make test` starts them (longest first: two run side by side).
 SHELL_SCRIPTS := scripts/*.sh molecule/shared/*.sh tests/collection/*.sh tests/compat/*.sh images/*/*.sh benchmarks/*.sh benchmarks/compose/*.sh .ci/run
-SCENARIOS ?= upgrade production multihost sqlite_migration mlflow_server minio postgres docker nginx_proxy cloud
+SCENARIOS ?= upgrade production multihost sqlite_migration cloud mlflow_server minio postgres docker nginx_proxy
 # How many scenarios run side by side (each has its own instances and network).
 MOLECULE_JOBS ?= 2
 ANSIBLE_ARGS ?=
