@@ -1,5 +1,4 @@
-#!/usr/bin/env node
-// azurite-create-container NAME [NAME...]: create blob containers in the running Azurite
+// azurite-create-container NAME [NAME...] (a sh wrapper runs this with node): create blob containers in the running Azurite
 // (MLflow never creates the container named in its wasbs:// URI, and the MLflow server image
 // has no Azure CLI). Signs with Shared Key like the SDKs do; idempotent: prints
 // "created NAME" (HTTP 201) or "exists NAME" (409 ContainerAlreadyExists), exits 1 on

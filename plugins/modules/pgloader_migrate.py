@@ -516,12 +516,12 @@ def replica_role_message(user, problem, alternative=True):
 
 def ownership_message(user, tables, replica_problem=None):
     """Why foreign_keys=recreate (or auto) is refused: tables the user does not own."""
+    listed = ", ".join(tables[:10]) + (" ..." if len(tables) > 10 else "")
     msg = ("foreign_keys=recreate drops and re-creates the foreign keys (ALTER TABLE), which needs "
            "ownership of the tables, but user %s is not (a member of) the owner of: %s. Missing right: "
            "ownership; as the owner or an admin, `ALTER TABLE ... OWNER TO %s` for each (MLflow's "
            "schema belongs to the user that created it: let the server or `mlflow db upgrade` create "
-           "it as %s)." % (user, ", ".join(tables[:10]) + (" ..." if len(tables) > 10 else ""),
-                            user, user))
+           "it as %s)." % (user, listed, user, user))
     if replica_problem:
         msg += (" The other way, foreign_keys=keep, is closed too: %s"
                 % replica_role_message(user, replica_problem, alternative=False))
