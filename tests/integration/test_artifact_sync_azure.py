@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 # the ansible-playbook and the shared environment of every integration run
 from conftest import ANSIBLE_PLAYBOOK, ansible_env
+from test_artifact_sync_s3 import SyncRun, _parse  # the S3 test's run record and output parser
 
 pytest.importorskip("azure.storage.blob",
                     reason="azure-storage-blob is not installed in this Python (%s)" % sys.executable)
@@ -74,34 +75,6 @@ def _docker_problem() -> str | None:
     if image.returncode != 0:
         return "the image %s is not built (scripts/build-images.sh azurite)" % IMAGE
     return None
-
-
-@dataclass
-class SyncRun:
-    rc: int
-    result: dict  # the task's result ({} when the output could not be read)
-    stdout: str
-    stderr: str
-
-    def describe(self) -> str:
-        shown = {k: v for k, v in self.result.items() if k != "invocation"}
-        text = "rc=%d result=%s" % (self.rc, json.dumps(shown, indent=1, sort_keys=True)[:6000])
-        if not self.result:
-            text += "\nstdout (tail): %s\nstderr (tail): %s" % (self.stdout[-2000:], self.stderr[-2000:])
-        return text
-
-
-def _parse(rc: int, stdout: str, stderr: str) -> SyncRun:
-    result: dict = {}
-    try:
-        data = json.loads(stdout)
-        for play in data.get("plays", []):
-            for task in play.get("tasks", []):
-                if task.get("task", {}).get("name") == "Sync":
-                    result = task.get("hosts", {}).get("localhost", {})
-    except ValueError:
-        pass
-    return SyncRun(rc=rc, result=result, stdout=stdout, stderr=stderr)
 
 
 @dataclass
