@@ -1,0 +1,213 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mlops.mlflow maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: container_ready
+short_description: Wait until containers pass their own healthcheck, running it now instead of at Docker's next interval
+description:
+  - Waits until every container in O(name) runs and passes its healthcheck. A container that Docker already reports
+    C(healthy), or that has no healthcheck, is ready at once.
+  - Otherwise the module runs the container's own healthcheck command (C(Config.Healthcheck.Test), C(CMD) or
+    C(CMD-SHELL)) with C(docker exec) every O(delay) seconds. Docker runs the first check only one healthcheck
+    interval after the start (10 s by default in the roles; Docker before 25.0 has no C(start_interval)), so a
+    container that is ready after 2 s would otherwise keep a deployment waiting for the rest of the interval.
+  - The check is the one Docker runs, as the same user, so "ready" here means what C(healthy) means; Docker's
+    own status catches up at its next interval.
+  - Fails after O(timeout) seconds with each container's state, its last probe output and the last lines of its log.
+  - Reads only; the healthcheck commands are expected to change nothing (as Docker runs them all the time).
+version_added: 0.2.0
+author:
+  - mlops.mlflow maintainers (@mlops)
+requirements:
+  - the Docker SDK for Python (C(python3-docker), installed by the mlops.mlflow.docker role) on the host
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Waits the same way; it changes nothing in either mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode).
+    support: none
+options:
+  name:
+    description: Names (or ids) of the containers.
+    type: list
+    elements: str
+    required: true
+  timeout:
+    description: Seconds to wait for all of them together.
+    type: int
+    default: 120
+  delay:
+    description: Seconds between two rounds of checks.
+    type: float
+    default: 1.0
+  docker_host:
+    description: The Docker API the SDK connects to; empty takes C(DOCKER_HOST) or the local socket.
+    type: str
+    default: ""
+"""
+
+EXAMPLES = r"""
+- name: Wait until PostgreSQL answers (its healthcheck, run now)
+  mlops.mlflow.container_ready:
+    name: [postgres]
+    timeout: 180
+"""
+
+RETURN = r"""
+containers:
+  description: One entry per container, in the order of O(name).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The name asked for.
+      type: str
+    ready:
+      description: Whether it ran and passed its healthcheck.
+      type: bool
+    how:
+      description: >-
+        C(docker) (Docker reported it healthy), C(probe) (the healthcheck passed when this module ran it) or
+        C(no-healthcheck) (running, nothing to check); C(missing), C(not-running) or C(probe-failed) when not ready.
+      type: str
+    output:
+      description: Output of the last failed probe (at most 2000 characters).
+      type: str
+  sample:
+    - {name: postgres, ready: true, how: probe, output: ""}
+elapsed:
+  description: Seconds waited.
+  returned: always
+  type: float
+"""
+
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    import docker
+    from docker.errors import DockerException, NotFound
+except ImportError:
+    docker = None
+    DOCKER_IMPORT_ERROR = traceback.format_exc()
+else:
+    DOCKER_IMPORT_ERROR = None
+
+OUTPUT_LIMIT = 2000
+
+
+def probe_command(test):
+    """The argv of a Config.Healthcheck.Test, or None when there is no check to run."""
+    if not test or test[0] in ("NONE",):
+        return None
+    if test[0] == "CMD":
+        return list(test[1:]) or None
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", test[1]] if len(test) > 1 else None
+    return None  # unknown form: leave it to Docker's status
+
+
+def check(client, name):
+    """One look at one container: (ready, how, output)."""
+    try:
+        attrs = client.api.inspect_container(name)
+    except NotFound:
+        return False, "missing", ""
+    state = attrs.get("State") or {}
+    if not state.get("Running"):
+        return False, "not-running", "status %s, exit code %s" % (state.get("Status"), state.get("ExitCode"))
+    health = (state.get("Health") or {}).get("Status")
+    argv = probe_command(((attrs.get("Config") or {}).get("Healthcheck") or {}).get("Test"))
+    if argv is None:
+        return True, ("docker" if health == "healthy" else "no-healthcheck"), ""
+    if health == "healthy":
+        return True, "docker", ""
+    user = (attrs.get("Config") or {}).get("User") or ""
+    try:
+        exec_id = client.api.exec_create(attrs["Id"], argv, user=user, stdout=True, stderr=True)["Id"]
+        output = client.api.exec_start(exec_id)
+        code = client.api.exec_inspect(exec_id).get("ExitCode")
+    except Exception as exc:  # pylint: disable=broad-except  # stopped meanwhile, or the HTTP read timed out
+        return False, "probe-failed", str(exc)[:OUTPUT_LIMIT]
+    if isinstance(output, bytes):
+        output = output.decode("utf-8", "replace")
+    if code == 0:
+        return True, "probe", ""
+    return False, "probe-failed", ("exit code %s: %s" % (code, output.strip()))[-OUTPUT_LIMIT:]
+
+
+def wait(client, names, timeout, delay, clock=time.monotonic, sleep=time.sleep):
+    """Check every container until all are ready or the time is up: (all ready, results, seconds)."""
+    start = clock()
+    results = {}
+    while True:
+        for name in names:
+            if not results.get(name, {}).get("ready"):
+                ready, how, output = check(client, name)
+                results[name] = {"name": name, "ready": ready, "how": how, "output": output}
+        if all(r["ready"] for r in results.values()) or clock() - start >= timeout:
+            return all(r["ready"] for r in results.values()), [results[n] for n in names], round(clock() - start, 1)
+        sleep(delay)
+
+
+def log_tail(client, name, lines=20):
+    try:
+        return client.api.logs(name, tail=lines).decode("utf-8", "replace").strip()
+    except DockerException:
+        return ""
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="list", elements="str", required=True),
+            timeout=dict(type="int", default=120),
+            delay=dict(type="float", default=1.0),
+            docker_host=dict(type="str", default=""),
+        ),
+        supports_check_mode=True,
+    )
+    if docker is None:
+        module.fail_json(msg=missing_required_lib("docker (python3-docker)"), exception=DOCKER_IMPORT_ERROR)
+    names = module.params["name"]
+    if not names:
+        module.exit_json(changed=False, containers=[], elapsed=0.0)
+    if module.params["timeout"] < 0 or module.params["delay"] <= 0:
+        module.fail_json(msg="timeout must be >= 0 and delay > 0")
+    try:
+        # the HTTP timeout bounds one probe (a hanging healthcheck command fails that round only)
+        kwargs = {"timeout": 30}
+        if module.params["docker_host"]:
+            client = docker.DockerClient(base_url=module.params["docker_host"], **kwargs)
+        else:
+            client = docker.from_env(**kwargs)
+        ok, results, elapsed = wait(client, names, module.params["timeout"], module.params["delay"])
+    except DockerException as exc:
+        module.fail_json(msg="cannot reach the Docker engine: %s" % exc)
+    if not ok:
+        lines = []
+        for r in results:
+            if not r["ready"]:
+                lines.append("%s: %s%s" % (r["name"], r["how"], (" (%s)" % r["output"]) if r["output"] else ""))
+                tail = log_tail(client, r["name"]) if r["how"] != "missing" else ""
+                if tail:
+                    lines.append("last lines of its log:\n" + tail)
+        module.fail_json(
+            msg="not ready after %s s: %s" % (module.params["timeout"], "\n".join(lines)),
+            containers=results, elapsed=elapsed,
+        )
+    module.exit_json(changed=False, containers=results, elapsed=elapsed)
+
+
+if __name__ == "__main__":
+    main()
