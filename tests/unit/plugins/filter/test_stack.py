@@ -888,3 +888,38 @@ def test_documentation():
     assert set(documented["s3_local"]["contains"]) == set(wiring(SINGLE)[ONE]["s3_local"])
     for part, keys in _produced().items():
         assert set(documented[part]["contains"]) == keys, part
+
+
+# ------------------------------------------------------------------ memo in Ansible's worker processes
+def test_a_worker_process_computes_the_wiring_once_per_host(monkeypatch):
+    """In a worker (one task, one host; variables fixed) the second call reuses the first result,
+    as a copy: a caller that changes it does not change the next one."""
+    expected = wiring(SPLIT, **SPLIT_VARS)["app1"]
+    calls = []
+    real = plugin._stack
+    monkeypatch.setattr(plugin, "_stack", lambda *a: calls.append(a[2]) or real(*a))
+    monkeypatch.setattr(plugin.multiprocessing, "parent_process", lambda: object())
+    monkeypatch.setattr(plugin, "_MEMO", {})
+    hostvars = host_vars(SPLIT, **SPLIT_VARS)
+    first = stack(hostvars, SPLIT, "app1")
+    first["public_url"] = "changed by a caller"
+    second = stack(hostvars, SPLIT, "app1")
+    assert calls == ["app1"]
+    assert second == expected
+    stack(hostvars, SPLIT, "data")  # another host: computed
+    stack(hostvars, SPLIT, "app1")  # one entry only: computed again
+    assert calls == ["app1", "data", "app1"]
+
+
+def test_the_controller_process_never_reuses_a_result(monkeypatch):
+    """The controller lives for the whole run (set_fact changes variables between tasks)."""
+    calls = []
+    real = plugin._stack
+    monkeypatch.setattr(plugin, "_stack", lambda *a: calls.append(a[2]) or real(*a))
+    monkeypatch.setattr(plugin.multiprocessing, "parent_process", lambda: None)
+    hostvars = host_vars(SINGLE)
+    before = stack(hostvars, SINGLE, ONE)
+    hostvars[ONE]["mlflow_public_url"] = "https://other.example.com/"
+    after = stack(hostvars, SINGLE, ONE)
+    assert calls == [ONE, ONE]
+    assert before["public_url"] != after["public_url"]

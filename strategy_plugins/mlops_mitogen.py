@@ -1,0 +1,90 @@
+# The default strategy of this repository's ansible.cfg (README "Faster runs"): Mitogen's linear
+# strategy when the `mitogen` package (requirements.txt) is installed and supports this
+# ansible-core, Ansible's own `linear` otherwise (with one warning). Same task order and results
+# as `linear`: one Python interpreter per host for the whole run instead of one per task.
+#
+# Ansible's own `local` connection stays (Mitogen takes ssh and docker): Mitogen's `local` does not
+# finish async tasks in Molecule's create/destroy playbooks (molecule/shared/strategy/mitogen_remote.py).
+# `make local` opts in to Mitogen for `local` as well (Makefile MITOGEN_ENV).
+#
+# Off for one run: ANSIBLE_STRATEGY=linear ansible-playbook ...
+from __future__ import annotations
+
+from ansible.utils.display import Display
+
+try:
+    import ansible_mitogen.strategy
+    from ansible_mitogen.plugins.strategy.mitogen_linear import StrategyModule as _Base
+except Exception as exc:  # ImportError, or ansible_mitogen's AnsibleError for an unsupported core
+    from ansible.plugins.strategy.linear import StrategyModule as _Base
+
+    Display().warning(
+        "mlops_mitogen: Mitogen is not available (%s); running Ansible's linear strategy "
+        "(pip install -r requirements.txt for faster runs)" % (exc,)
+    )
+    MITOGEN = False
+else:
+    ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS = tuple(
+        name for name in ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS if name != "local"
+    )
+    MITOGEN = True
+
+
+def _cache_collection_dirs():
+    """Mitogen lists every installed collection (the `ansible` package ships about 100) the first
+    time a worker process runs a module of a collection, and every task has a worker process of its
+    own: 0.19 s per such task here, 5 s of a 35 s run with nothing to change. The list cannot
+    change during a run; read it once in the controller, before the workers are forked."""
+    try:
+        import ansible.collections.list
+        import ansible_mitogen.planner as planner
+    except ImportError:
+        return
+    if not callable(getattr(planner, "_load_collections", None)):
+        return  # another Mitogen version: leave it as it is
+    dirs = [path.decode("utf-8") for path in ansible.collections.list.list_collection_dirs()]
+
+    def _load_collections(invocation):
+        invocation._extra_sys_paths.update(dirs)
+
+    planner._load_collections = _load_collections
+
+
+# Plugins every task of the collection's roles resolves. Ansible runs each task in a process
+# forked from the controller and loads filter, test and connection plugins there, on first use: a
+# worker of a production run imported the five builtin filter files, four test files, the
+# collection's six filter files and Mitogen's connection plugin again, ~2,000 imports and 5 s of a
+# 31 s run with nothing to change. Loaded once here, before the fork, every worker inherits them.
+_WARM = (
+    ("filter", "ansible.builtin.to_json"),
+    ("test", "ansible.builtin.match"),
+    ("filter", "mlops.mlflow.stack"),
+    ("test", "mlops.mlflow.placeholder"),
+)
+
+
+def _warm_plugins():
+    from ansible.plugins import loader
+
+    loaders = {"filter": loader.filter_loader, "test": loader.test_loader}
+    for kind, name in _WARM:
+        try:
+            loaders[kind].get_with_context(name)
+        except Exception:  # pylint: disable=broad-except  # a missing plugin is the task's error, not ours
+            pass
+    if MITOGEN:
+        for name in ("mitogen_docker", "mitogen_ssh"):
+            try:
+                loader.connection_loader.get(name, class_only=True)
+            except Exception:  # pylint: disable=broad-except
+                pass
+
+
+class StrategyModule(_Base):
+    """Mitogen's linear strategy for ssh and docker hosts when it can run, else Ansible's linear."""
+
+    def run(self, iterator, play_context):
+        if MITOGEN:
+            _cache_collection_dirs()  # per play: collections paths come from the configuration
+        _warm_plugins()
+        return super().run(iterator, play_context)
