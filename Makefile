@@ -20,11 +20,11 @@ ANSIBLE_ARGS ?=
 # Mitogen (PyPI `mitogen`, pinned in requirements.txt): ansible.cfg makes it the default strategy
 # of every ansible-playbook run from this directory (strategy_plugins/mlops_mitogen.py: Mitogen for
 # ssh and docker hosts, Ansible's own `local` connection, Ansible's linear when Mitogen is
-# missing). `make local` also takes the `local` connection to Mitogen (mitogen_linear); `make
+# missing). `make local` also takes the `local` connection to Mitogen (MLOPS_MITOGEN_LOCAL=1); `make
 # molecule` passes mlops_mitogen to Molecule, which writes its own ansible.cfg. MITOGEN=0 runs
 # Ansible's linear strategy everywhere (benchmarks/README.md: the no-op run 0.48x with Mitogen).
 MITOGEN ?= 1
-MITOGEN_ENV = $(if $(filter 1,$(MITOGEN)),ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_STRATEGY_PLUGINS="$$($(PY) -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__) + "/plugins/strategy")')",ANSIBLE_STRATEGY=linear)
+MITOGEN_ENV = $(if $(filter 1,$(MITOGEN)),ANSIBLE_STRATEGY=mlops_mitogen ANSIBLE_STRATEGY_PLUGINS=$(CURDIR)/strategy_plugins MLOPS_MITOGEN_LOCAL=1,ANSIBLE_STRATEGY=linear)
 MITOGEN_TEST_ENV = $(if $(filter 1,$(MITOGEN)),ANSIBLE_STRATEGY=mlops_mitogen ANSIBLE_STRATEGY_PLUGINS=$(CURDIR)/strategy_plugins,ANSIBLE_STRATEGY=linear)
 # `make bench` sizes (benchmarks/README.md).
 BENCH_N               ?= 1 4 16 32

@@ -3,12 +3,14 @@
 # ansible-core, Ansible's own `linear` otherwise (with one warning). Same task order and results
 # as `linear`: one Python interpreter per host for the whole run instead of one per task.
 #
-# Ansible's own `local` connection stays (Mitogen takes ssh and docker): Mitogen's `local` does not
-# finish async tasks in Molecule's create/destroy playbooks (molecule/shared/strategy/mitogen_remote.py).
-# `make local` opts in to Mitogen for `local` as well (Makefile MITOGEN_ENV).
+# Ansible's own `local` connection stays (Mitogen takes ssh and docker): under Mitogen's `local`,
+# the async docker_container jobs of Molecule's create/destroy playbooks never finish.
+# MLOPS_MITOGEN_LOCAL=1 takes `local` to Mitogen as well (`make local`: no async tasks there).
 #
 # Off for one run: ANSIBLE_STRATEGY=linear ansible-playbook ...
 from __future__ import annotations
+
+import os
 
 from ansible.utils.display import Display
 
@@ -24,9 +26,10 @@ except Exception as exc:  # ImportError, or ansible_mitogen's AnsibleError for a
     )
     MITOGEN = False
 else:
-    ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS = tuple(
-        name for name in ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS if name != "local"
-    )
+    if os.environ.get("MLOPS_MITOGEN_LOCAL") != "1":
+        ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS = tuple(
+            name for name in ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS if name != "local"
+        )
     MITOGEN = True
 
 
