@@ -59,6 +59,16 @@ DEFAULTS = {
     "minio_engine": "seaweedfs",
     "minio_metrics": False,
     "minio_metrics_port": 9327,
+    # the Debian packages each role installs on its host (packages below)
+    "docker_install_source": "official",
+    "docker_package_state": "present",
+    "docker_distro_packages": ["docker.io"],
+    "docker_install_python_sdk": True,
+    "docker_python_sdk_packages": ["python3-docker", "python3-requests"],
+    "postgres_install_client_deps": True,
+    "postgres_client_packages": ["python3-psycopg2"],
+    "minio_install_client_deps": True,
+    "minio_client_packages": ["python3-boto3", "python3-packaging"],
 }
 # The site's decisions when the inventory leaves them out (inventories/prod shows each).
 DECISIONS = {
@@ -242,6 +252,35 @@ def _memo_key(hostvars, groups, inventory_hostname):
         return None
 
 
+def _list(host, key):
+    value = host.get(key)
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        _fail("%s of %s must be a list of package names" % (key, host.name))
+    return [str(v) for v in value]
+
+
+def _packages(me, here, monitor, selfsigned):
+    """The Debian packages the stage's roles install on this host, for one apt run before them
+    (playbooks/production.yml). Each role still installs what is not in this list itself, so a
+    package left out here costs an apt run, never a missing package."""
+    packages = []
+    if (here["db"] or here["objectstore"] or here["servers"] or monitor) \
+            and me.get("docker_install_source") == "distro" and me.get("docker_package_state") == "present":
+        packages += _list(me, "docker_distro_packages")
+        if me.flag("docker_install_python_sdk"):
+            packages += _list(me, "docker_python_sdk_packages")
+    if here["db"] and me.flag("postgres_install_client_deps"):
+        packages += _list(me, "postgres_client_packages")
+    if here["objectstore"]:
+        if me.flag("minio_install_client_deps"):
+            packages += _list(me, "minio_client_packages")
+        packages.append("rclone")  # mlflow_backup's artifact mirror (the play of the object store hosts)
+    if here["proxy"]:
+        # nginx_proxy: python3-cryptography signs a self-signed certificate
+        packages += ["nginx"] + (["python3-cryptography"] if selfsigned else [])
+    return sorted(set(packages))
+
+
 def stack(hostvars, groups, inventory_hostname):
     """The production stage's wiring as seen from `inventory_hostname` (see stack.yml)."""
     key = _memo_key(hostvars, groups, inventory_hostname)
@@ -299,6 +338,7 @@ def _stack(hostvars, groups, inventory_hostname):
     }
     if inventory_hostname in monitors:
         result["prometheus"] = {"prometheus_scrape_jobs": _scrape_jobs(hostvars, parts, monitors)}
+    result["packages"] = _packages(me, here, inventory_hostname in monitors, selfsigned)
     if not any(here.values()):
         # not a host of the stage (a role in another playbook): no wiring
         return result

@@ -27,7 +27,7 @@ S3_URL = "https://mlflow.example.com:9443"
 SITE = {"mlflow_public_url": URL}
 # the keys of every result; a host in the stage's groups also gets PARTS (and s3_local on the object store host)
 TOP = {"groups", "hosts", "here", "address", "public_url", "artifacts_mode", "auth_mode", "artifacts_bucket",
-       "artifacts_uri", "s3_published", "s3_public_url"}
+       "artifacts_uri", "s3_published", "s3_public_url", "packages"}
 PARTS = {"postgres", "minio", "mlflow_server", "nginx_proxy", "sqlite_migration"}
 # secret-looking values: no error may show them
 SECRET = "Secret-Value/42"
@@ -97,6 +97,8 @@ def test_single_machine():
         "s3_published": True,
         "s3_public_url": S3_URL,
         "s3_local": {"url": "http://127.0.0.1:9000", "bucket": "mlflow", "access_key": "mlflow"},
+        # docker_install_source: official (the role's default) -> Docker's own packages are not batched
+        "packages": ["nginx", "python3-boto3", "python3-packaging", "python3-psycopg2", "rclone"],
         "postgres": {"postgres_publish": False, "postgres_publish_address": ONE},
         "minio": {"minio_bind_address": "127.0.0.1", "minio_buckets": [{"name": "mlflow"}],
                   "minio_mlflow_bucket": "mlflow"},
@@ -830,7 +832,8 @@ def test_bad_monitoring_group():
 
 @pytest.mark.parametrize("key", sorted(DEFAULTS))
 def test_defaults_are_the_roles(key):
-    role = next(role for role in ("postgres", "minio", "mlflow_server", "nginx_proxy") if key.startswith(role + "_"))
+    role = next(role for role in ("postgres", "minio", "mlflow_server", "nginx_proxy", "docker")
+                if key.startswith(role + "_"))
     defaults = role_defaults(role)
     assert key in defaults, "%s is not in roles/%s/defaults/main.yml" % (key, role)
     value = literal(defaults[key])
@@ -923,3 +926,32 @@ def test_the_controller_process_never_reuses_a_result(monkeypatch):
     after = stack(hostvars, SINGLE, ONE)
     assert calls == [ONE, ONE]
     assert before["public_url"] != after["public_url"]
+
+
+# ------------------------------------------------------------------ one apt run per host
+def test_packages_of_each_host_are_what_its_roles_install():
+    hostvars = host_vars(APART, {**SITE, "mlflow_tls_selfsigned": True, "docker_install_source": "distro"})
+    got = {name: stack(hostvars, APART, name)["packages"] for name in APART["all"]}
+    assert got == {
+        "db1": ["docker.io", "python3-docker", "python3-psycopg2", "python3-requests"],
+        "s3-1": ["docker.io", "python3-boto3", "python3-docker", "python3-packaging", "python3-requests", "rclone"],
+        "app1": ["docker.io", "python3-docker", "python3-requests"],
+        "web1": ["nginx", "python3-cryptography"],  # no container on the proxy-only host
+    }
+
+
+def test_packages_follow_the_roles_variables():
+    site = {**SITE, "docker_install_source": "distro", "docker_install_python_sdk": False,
+            "postgres_install_client_deps": False, "minio_client_packages": ["python3-boto3"]}
+    assert stack(host_vars(SINGLE, site), SINGLE, ONE)["packages"] == ["docker.io", "nginx", "python3-boto3", "rclone"]
+    # latest: the docker role upgrades on every run, nothing to batch
+    site = {**SITE, "docker_install_source": "distro", "docker_package_state": "latest"}
+    assert "docker.io" not in stack(host_vars(SINGLE, site), SINGLE, ONE)["packages"]
+    monitor = inventory([ONE], [ONE], [ONE], [ONE], mlflow_monitoring=["mon1"])
+    assert stack(host_vars(monitor, {**SITE, "docker_install_source": "distro"}), monitor, "mon1")["packages"] == [
+        "docker.io", "python3-docker", "python3-requests"]
+
+
+@pytest.mark.parametrize("key", ["docker_distro_packages", "minio_client_packages"])
+def test_bad_package_list(key):
+    assert key in error_of(host_vars(SINGLE, {**SITE, "docker_install_source": "distro", key: "docker.io"}), SINGLE, ONE)
