@@ -63,13 +63,16 @@ _WARM = (
     ("test", "ansible.builtin.match"),
     ("filter", "mlops.mlflow.stack"),
     ("test", "mlops.mlflow.placeholder"),
+    ("lookup", "ansible.builtin.vars"),
+    ("lookup", "ansible.builtin.varnames"),
+    ("lookup", "ansible.builtin.file"),
 )
 
 
 def _warm_plugins():
     from ansible.plugins import loader
 
-    loaders = {"filter": loader.filter_loader, "test": loader.test_loader}
+    loaders = {"filter": loader.filter_loader, "test": loader.test_loader, "lookup": loader.lookup_loader}
     for kind, name in _WARM:
         try:
             loaders[kind].get_with_context(name)

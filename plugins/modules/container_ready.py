@@ -24,7 +24,7 @@ version_added: 0.2.0
 author:
   - mlops.mlflow maintainers (@mlops)
 requirements:
-  - the Docker SDK for Python (C(python3-docker), installed by the mlops.mlflow.docker role) on the host
+  - the C(docker) command line client on the host (it comes with the engine)
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -48,7 +48,7 @@ options:
     type: float
     default: 1.0
   docker_host:
-    description: The Docker API the SDK connects to; empty takes C(DOCKER_HOST) or the local socket.
+    description: The Docker API the client connects to (C(docker -H)); empty takes C(DOCKER_HOST) or the local socket.
     type: str
     default: ""
 """
@@ -89,19 +89,65 @@ elapsed:
   type: float
 """
 
+import json
+import subprocess
 import time
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-try:
-    import docker
-    from docker.errors import DockerException, NotFound
-except ImportError:
-    docker = None
-    DOCKER_IMPORT_ERROR = traceback.format_exc()
-else:
-    DOCKER_IMPORT_ERROR = None
+
+class NotFound(Exception):
+    """No such container."""
+
+
+class DockerError(Exception):
+    """The docker client failed (engine unreachable, probe timed out, ...)."""
+
+
+class DockerCLI:
+    """The few calls the module makes, through the docker command line client (no Python SDK needed).
+    `api` is the object check() talks to, as it would to the SDK's low-level client."""
+
+    def __init__(self, docker, host="", probe_timeout=30):
+        self.base = [docker] + (["-H", host] if host else [])
+        self.probe_timeout = probe_timeout
+        self.api = self
+        self._execs = {}
+
+    def _run(self, args, timeout=60):
+        try:
+            proc = subprocess.run(self.base + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise DockerError("%s did not finish within %s s" % (" ".join(args[:2]), timeout)) from exc
+        return proc.returncode, proc.stdout.decode("utf-8", "replace")
+
+    def inspect_container(self, name):
+        rc, out = self._run(["container", "inspect", name])
+        if rc != 0:
+            if "no such" in out.lower():
+                raise NotFound(out.strip())
+            raise DockerError(out.strip())
+        return json.loads(out)[0]
+
+    def exec_create(self, cid, argv, user="", stdout=True, stderr=True):
+        exec_id = "exec-%d" % (len(self._execs) + 1)
+        self._execs[exec_id] = (cid, list(argv), user)
+        return {"Id": exec_id}
+
+    def exec_start(self, exec_id):
+        cid, argv, user = self._execs[exec_id]
+        rc, out = self._run(["exec"] + (["--user", user] if user else []) + [cid] + argv, timeout=self.probe_timeout)
+        self._execs[exec_id] = (cid, argv, user, rc)
+        return out
+
+    def exec_inspect(self, exec_id):
+        return {"ExitCode": self._execs[exec_id][3]}
+
+    def logs(self, name, tail=20):
+        rc, out = self._run(["logs", "--tail", str(tail), name])
+        return out if rc == 0 else ""
+
 
 OUTPUT_LIMIT = 2000
 
@@ -137,7 +183,7 @@ def check(client, name):
         exec_id = client.api.exec_create(attrs["Id"], argv, user=user, stdout=True, stderr=True)["Id"]
         output = client.api.exec_start(exec_id)
         code = client.api.exec_inspect(exec_id).get("ExitCode")
-    except Exception as exc:  # pylint: disable=broad-except  # stopped meanwhile, or the HTTP read timed out
+    except DockerError as exc:  # stopped meanwhile, or the probe hung
         return False, "probe-failed", str(exc)[:OUTPUT_LIMIT]
     if isinstance(output, bytes):
         output = output.decode("utf-8", "replace")
@@ -162,9 +208,10 @@ def wait(client, names, timeout, delay, clock=time.monotonic, sleep=time.sleep):
 
 def log_tail(client, name, lines=20):
     try:
-        return client.api.logs(name, tail=lines).decode("utf-8", "replace").strip()
-    except DockerException:
+        out = client.api.logs(name, tail=lines)
+    except DockerError:
         return ""
+    return (out.decode("utf-8", "replace") if isinstance(out, bytes) else out).strip()
 
 
 def main():
@@ -177,22 +224,15 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if docker is None:
-        module.fail_json(msg=missing_required_lib("docker (python3-docker)"), exception=DOCKER_IMPORT_ERROR)
     names = module.params["name"]
     if not names:
         module.exit_json(changed=False, containers=[], elapsed=0.0)
     if module.params["timeout"] < 0 or module.params["delay"] <= 0:
         module.fail_json(msg="timeout must be >= 0 and delay > 0")
+    client = DockerCLI(module.get_bin_path("docker", required=True), module.params["docker_host"])
     try:
-        # the HTTP timeout bounds one probe (a hanging healthcheck command fails that round only)
-        kwargs = {"timeout": 30}
-        if module.params["docker_host"]:
-            client = docker.DockerClient(base_url=module.params["docker_host"], **kwargs)
-        else:
-            client = docker.from_env(**kwargs)
         ok, results, elapsed = wait(client, names, module.params["timeout"], module.params["delay"])
-    except DockerException as exc:
+    except DockerError as exc:
         module.fail_json(msg="cannot reach the Docker engine: %s" % exc)
     if not ok:
         lines = []

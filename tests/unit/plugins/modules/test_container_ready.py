@@ -145,7 +145,8 @@ def test_probe_command(test, argv):
 def test_main_reports_each_container_and_fails_with_the_log_tail(monkeypatch):
     patch_exits(monkeypatch)
     api = FakeAPI({"postgres": container("pg1", health="starting", test=PG_TEST)}, {"pg1": [2]})
-    monkeypatch.setattr(mod.docker, "from_env", lambda **kw: FakeClient(api))
+    monkeypatch.setattr(mod, "DockerCLI", lambda docker, host: FakeClient(api))
+    monkeypatch.setattr(mod.AnsibleModule, "get_bin_path", lambda self, name, required=False: "/usr/bin/docker")
     monkeypatch.setattr(mod.time, "sleep", lambda s: None)
     result = run_main(mod.main, {"name": ["postgres"], "timeout": 0})
     assert result["failed"]
@@ -156,3 +157,31 @@ def test_main_reports_each_container_and_fails_with_the_log_tail(monkeypatch):
     result = run_main(mod.main, {"name": ["postgres"], "timeout": 0}, check_mode=True)
     assert not result.get("failed") and result["changed"] is False
     assert result["containers"][0]["how"] == "probe"
+
+
+FAKE_DOCKER = r"""#!/bin/sh
+# a docker client stand-in: logs its arguments, answers inspect / exec / logs
+echo "$*" >> "$(dirname "$0")/calls"
+case "$*" in
+  *"container inspect gone"*) echo "Error: No such container: gone"; exit 1 ;;
+  *"container inspect"*) echo '[{"Id": "c1", "State": {"Running": true, "Health": {"Status": "starting"}},
+    "Config": {"User": "postgres", "Healthcheck": {"Test": ["CMD-SHELL", "pg_isready -q"]}}}]' ;;
+  *" exec "*) echo "accepting connections"; exit 0 ;;
+  *"logs --tail"*) echo "last line" ;;
+esac
+"""
+
+
+def test_the_docker_client_is_called_as_docker_would_run_the_check(tmp_path):
+    """The command lines the module runs: inspect, exec as the container's user, -H when given."""
+    docker = tmp_path / "docker"
+    docker.write_text(FAKE_DOCKER)
+    docker.chmod(0o755)
+    client = mod.DockerCLI(str(docker), "tcp://10.0.0.5:2375")
+    ok, results, _ = mod.wait(client, ["pg"], 5, 1)
+    assert ok and results[0]["how"] == "probe"
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == ["-H tcp://10.0.0.5:2375 container inspect pg",
+                     "-H tcp://10.0.0.5:2375 exec --user postgres c1 /bin/sh -c pg_isready -q"]
+    assert mod.check(client, "gone") == (False, "missing", "")
+    assert mod.log_tail(client, "pg") == "last line"
