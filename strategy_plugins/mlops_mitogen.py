@@ -40,7 +40,7 @@ def _cache_collection_dirs():
     change during a run; read it once in the controller, before the workers are forked."""
     try:
         import ansible.collections.list
-        import ansible_mitogen.planner as planner
+        from ansible_mitogen import planner
     except ImportError:
         return
     if not callable(getattr(planner, "_load_collections", None)):
