@@ -105,14 +105,11 @@ class DockerError(Exception):
 
 
 class DockerCLI:
-    """The few calls the module makes, through the docker command line client (no Python SDK needed).
-    `api` is the object check() talks to, as it would to the SDK's low-level client."""
+    """The three calls the module makes, through the docker command line client (no Python SDK needed)."""
 
     def __init__(self, docker, host="", probe_timeout=30):
         self.base = [docker] + (["-H", host] if host else [])
         self.probe_timeout = probe_timeout
-        self.api = self
-        self._execs = {}
 
     def _run(self, args, timeout=60):
         try:
@@ -122,7 +119,7 @@ class DockerCLI:
             raise DockerError("%s did not finish within %s s" % (" ".join(args[:2]), timeout)) from exc
         return proc.returncode, proc.stdout.decode("utf-8", "replace")
 
-    def inspect_container(self, name):
+    def inspect(self, name):
         rc, out = self._run(["container", "inspect", name])
         if rc != 0:
             if "no such" in out.lower():
@@ -130,19 +127,9 @@ class DockerCLI:
             raise DockerError(out.strip())
         return json.loads(out)[0]
 
-    def exec_create(self, cid, argv, user="", stdout=True, stderr=True):
-        exec_id = "exec-%d" % (len(self._execs) + 1)
-        self._execs[exec_id] = (cid, list(argv), user)
-        return {"Id": exec_id}
-
-    def exec_start(self, exec_id):
-        cid, argv, user = self._execs[exec_id]
-        rc, out = self._run(["exec"] + (["--user", user] if user else []) + [cid] + argv, timeout=self.probe_timeout)
-        self._execs[exec_id] = (cid, argv, user, rc)
-        return out
-
-    def exec_inspect(self, exec_id):
-        return {"ExitCode": self._execs[exec_id][3]}
+    def exec(self, cid, argv, user=""):
+        """(exit code, output) of argv run in the container as user (the container's user when empty)."""
+        return self._run(["exec"] + (["--user", user] if user else []) + [cid] + list(argv), timeout=self.probe_timeout)
 
     def logs(self, name, tail=20):
         rc, out = self._run(["logs", "--tail", str(tail), name])
@@ -166,7 +153,7 @@ def probe_command(test):
 def check(client, name):
     """One look at one container: (ready, how, output)."""
     try:
-        attrs = client.api.inspect_container(name)
+        attrs = client.inspect(name)
     except NotFound:
         return False, "missing", ""
     state = attrs.get("State") or {}
@@ -180,13 +167,9 @@ def check(client, name):
         return True, "docker", ""
     user = (attrs.get("Config") or {}).get("User") or ""
     try:
-        exec_id = client.api.exec_create(attrs["Id"], argv, user=user, stdout=True, stderr=True)["Id"]
-        output = client.api.exec_start(exec_id)
-        code = client.api.exec_inspect(exec_id).get("ExitCode")
-    except DockerError as exc:  # stopped meanwhile, or the probe hung
+        code, output = client.exec(attrs["Id"], argv, user)
+    except DockerError as exc:  # the probe hung
         return False, "probe-failed", str(exc)[:OUTPUT_LIMIT]
-    if isinstance(output, bytes):
-        output = output.decode("utf-8", "replace")
     if code == 0:
         return True, "probe", ""
     return False, "probe-failed", ("exit code %s: %s" % (code, output.strip()))[-OUTPUT_LIMIT:]
@@ -208,10 +191,9 @@ def wait(client, names, timeout, delay, clock=time.monotonic, sleep=time.sleep):
 
 def log_tail(client, name, lines=20):
     try:
-        out = client.api.logs(name, tail=lines)
+        return client.logs(name, tail=lines).strip()
     except DockerError:
         return ""
-    return (out.decode("utf-8", "replace") if isinstance(out, bytes) else out).strip()
 
 
 def main():

@@ -12,39 +12,27 @@ from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.module_harness 
 NotFound = mod.NotFound
 
 
-class FakeAPI:
-    """The low-level calls the module makes; `containers` maps a name to its inspect data,
-    `probes` to the exit codes its healthcheck returns, one per run (the last one repeats)."""
+class FakeDocker:
+    """The calls the module makes; `containers` maps a name to its inspect data, `probes` an id
+    to the exit codes its healthcheck returns, one per run (the last one repeats)."""
 
     def __init__(self, containers, probes=None):
         self.containers = containers
         self.probes = {k: list(v) for k, v in (probes or {}).items()}
         self.execs = []
 
-    def inspect_container(self, name):
+    def inspect(self, name):
         if name not in self.containers:
             raise NotFound("no such container: %s" % name)
         return self.containers[name]
 
-    def exec_create(self, cid, argv, user="", stdout=True, stderr=True):
+    def exec(self, cid, argv, user=""):
         self.execs.append((cid, argv, user))
-        return {"Id": "exec-%d" % len(self.execs)}
-
-    def exec_start(self, exec_id):
-        return b"no response\n"
-
-    def exec_inspect(self, exec_id):
-        cid = self.execs[int(exec_id.split("-")[1]) - 1][0]
         codes = self.probes[cid]
-        return {"ExitCode": codes.pop(0) if len(codes) > 1 else codes[0]}
+        return (codes.pop(0) if len(codes) > 1 else codes[0]), "no response\n"
 
     def logs(self, name, tail=20):
-        return b"FATAL: the database system is starting up"
-
-
-class FakeClient:
-    def __init__(self, api):
-        self.api = api
+        return "FATAL: the database system is starting up"
 
 
 def container(cid, running=True, health=None, test=None, user=""):
@@ -70,14 +58,14 @@ class Clock:
 
 def wait(api, names, timeout=10, delay=1):
     clock = Clock()
-    return mod.wait(FakeClient(api), names, timeout, delay, clock=clock, sleep=clock.sleep)
+    return mod.wait(api, names, timeout, delay, clock=clock, sleep=clock.sleep)
 
 
 PG_TEST = ["CMD", "pg_isready", "--host=127.0.0.1"]
 
 
 def test_a_starting_container_whose_check_passes_is_ready_without_waiting_for_dockers_interval():
-    api = FakeAPI({"postgres": container("pg1", health="starting", test=PG_TEST, user="postgres")}, {"pg1": [0]})
+    api = FakeDocker({"postgres": container("pg1", health="starting", test=PG_TEST, user="postgres")}, {"pg1": [0]})
     ok, results, elapsed = wait(api, ["postgres"])
     assert ok and elapsed == 0
     assert results == [{"name": "postgres", "ready": True, "how": "probe", "output": ""}]
@@ -86,7 +74,7 @@ def test_a_starting_container_whose_check_passes_is_ready_without_waiting_for_do
 
 
 def test_the_probe_is_repeated_until_it_passes():
-    api = FakeAPI({"s3": container("s1", health="starting", test=["CMD-SHELL", "wget -q -O- http://127.0.0.1:9000/healthz"])},
+    api = FakeDocker({"s3": container("s1", health="starting", test=["CMD-SHELL", "wget -q -O- http://127.0.0.1:9000/healthz"])},
                   {"s1": [1, 1, 0]})
     ok, results, elapsed = wait(api, ["s3"])
     assert ok and elapsed == 2
@@ -95,7 +83,7 @@ def test_the_probe_is_repeated_until_it_passes():
 
 
 def test_healthy_and_no_healthcheck_are_ready_without_a_probe():
-    api = FakeAPI({"a": container("a1", health="healthy", test=PG_TEST), "b": container("b1"),
+    api = FakeDocker({"a": container("a1", health="healthy", test=PG_TEST), "b": container("b1"),
                    "c": container("c1", test=["NONE"])})
     ok, results, _ = wait(api, ["a", "b", "c"])
     assert ok and [r["how"] for r in results] == ["docker", "no-healthcheck", "no-healthcheck"]
@@ -103,7 +91,7 @@ def test_healthy_and_no_healthcheck_are_ready_without_a_probe():
 
 
 def test_a_failing_probe_times_out_with_its_output():
-    api = FakeAPI({"postgres": container("pg1", health="starting", test=PG_TEST)}, {"pg1": [2]})
+    api = FakeDocker({"postgres": container("pg1", health="starting", test=PG_TEST)}, {"pg1": [2]})
     ok, results, elapsed = wait(api, ["postgres"], timeout=5)
     assert not ok and elapsed == 5
     assert results[0]["how"] == "probe-failed"
@@ -111,7 +99,7 @@ def test_a_failing_probe_times_out_with_its_output():
 
 
 def test_an_unhealthy_container_is_probed_too_and_a_stopped_one_is_not():
-    api = FakeAPI({"u": container("u1", health="unhealthy", test=PG_TEST), "x": container("x1", running=False, test=PG_TEST)},
+    api = FakeDocker({"u": container("u1", health="unhealthy", test=PG_TEST), "x": container("x1", running=False, test=PG_TEST)},
                   {"u1": [0]})
     ok, results, _ = wait(api, ["u", "x"], timeout=3)
     assert not ok
@@ -121,13 +109,13 @@ def test_an_unhealthy_container_is_probed_too_and_a_stopped_one_is_not():
 
 
 def test_a_missing_container_is_waited_for_then_reported():
-    api = FakeAPI({})
+    api = FakeDocker({})
     ok, results, _ = wait(api, ["postgres"], timeout=2)
     assert not ok and results[0]["how"] == "missing"
 
 
 def test_ready_containers_are_not_probed_again_while_others_are_waited_for():
-    api = FakeAPI({"a": container("a1", health="starting", test=PG_TEST), "b": container("b1", health="starting", test=PG_TEST)},
+    api = FakeDocker({"a": container("a1", health="starting", test=PG_TEST), "b": container("b1", health="starting", test=PG_TEST)},
                   {"a1": [0], "b1": [1, 1, 1, 0]})
     ok, _, elapsed = wait(api, ["a", "b"])
     assert ok and elapsed == 3
@@ -144,8 +132,8 @@ def test_probe_command(test, argv):
 
 def test_main_reports_each_container_and_fails_with_the_log_tail(monkeypatch):
     patch_exits(monkeypatch)
-    api = FakeAPI({"postgres": container("pg1", health="starting", test=PG_TEST)}, {"pg1": [2]})
-    monkeypatch.setattr(mod, "DockerCLI", lambda docker, host: FakeClient(api))
+    api = FakeDocker({"postgres": container("pg1", health="starting", test=PG_TEST)}, {"pg1": [2]})
+    monkeypatch.setattr(mod, "DockerCLI", lambda docker, host: api)
     monkeypatch.setattr(mod.AnsibleModule, "get_bin_path", lambda self, name, required=False: "/usr/bin/docker")
     monkeypatch.setattr(mod.time, "sleep", lambda s: None)
     result = run_main(mod.main, {"name": ["postgres"], "timeout": 0})
