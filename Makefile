@@ -138,7 +138,7 @@ integration: test-venv collection-link ## Bad input: every role refuses bad valu
 	source $(VENV)/bin/activate && pytest -q tests/integration
 
 .PHONY: min-core
-min-core: collection-link ## The oldest ansible-core claimed (2.17): playbook syntax, role preflights, artifact_sync
+min-core: collection-link ## The oldest ansible-core claimed (2.17): playbook syntax, role preflights, artifact_sync, the checks action
 	tests/compat/min_core.sh
 
 .PHONY: collection

@@ -475,3 +475,30 @@ def test_good_input_passes_preflight(case: Case, run_role, tmp_path: Path):
     assert not [t.name for t in run.tasks if t.changed], run.summary()
     for secret in _secrets(variables):
         assert secret not in run.stdout, "a secret is printed"
+
+
+# Two bad values in different checks of one role: one task fails and its message names both
+# (mlops.mlflow.checks evaluates every check; before, the second was found on the next run).
+SEVERAL = [
+    ("docker", {"docker_log_max_file": 0, "docker_users": ["no-such-user-mlops-ci"]},
+     ["docker_log_max_file", "no-such-user-mlops-ci"]),
+    ("postgres", {"postgres_superuser_password": "", "postgres_port": 70000},
+     ["postgres_superuser_password", "postgres_port"]),
+    ("minio", {"minio_root_password": "minioadmin", "minio_api_port": 0}, ["minio_root_password", "minio_api_port"]),
+    ("mlflow_server", {"mlflow_server_static_prefix": "mlflow", "mlflow_server_workers": 0},
+     ["mlflow_server_static_prefix", "mlflow_server_workers"]),
+    ("nginx_proxy", {"nginx_proxy_location": "mlflow/", "nginx_proxy_users": []},
+     ["nginx_proxy_location", "nginx_proxy_users"]),
+    ("mlflow_backup", {"mlflow_backup_dir": "backups/mlflow", "mlflow_backup_keep": 0},
+     ["mlflow_backup_dir", "mlflow_backup_keep"]),
+]
+
+
+@pytest.mark.parametrize("role, bad, names", SEVERAL, ids=[case[0] for case in SEVERAL])
+def test_several_bad_values_are_named_at_once(role, bad, names, run_role, tmp_path: Path):
+    run = run_role(role, {**BASELINES[role], **bad}, tmp_path)
+    index, failed = run.first_failure
+    assert run.rc != 0 and failed is not None, run.summary()
+    assert [t.name for t in run.tasks if t.failed] == [failed.name], "one task fails\n" + run.summary()
+    for name in names:
+        assert name in failed.messages, f"the message does not name {name}:\n{run.summary()}"

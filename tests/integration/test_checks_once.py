@@ -42,10 +42,11 @@ PLAYS = "\n".join([
 
 CASES = [
     # role, entry point, the include that holds the checks, one check task, a bad value for the third play
-    ("mlflow_server", "validate", "Check the variables (once per host and settings)", "Check the container settings",
-     "mlflow_server_workers", 0),
+    ("mlflow_server", "validate", "Check the variables (once per host and settings)",
+     "Check the server settings (every check; the failure lists each one that fails)", "mlflow_server_workers", 0),
     ("nginx_proxy", "preflight", "Check the settings and the host (once per host and settings)",
-     "Check the ports (nginx_proxy_http_port, nginx_proxy_https_port)", "nginx_proxy_http_port", 70000),
+     "Check the proxy settings and the host (every check; the failure lists each one that fails)",
+     "nginx_proxy_http_port", 70000),
 ]
 
 
