@@ -2,9 +2,9 @@
 to serve the database (same environment, secrets and mounts as the server).
 
 Prints one line `MLFLOW_SCHEMA {json}`: the alembic heads and every revision of the image's own
-migrations (read from the installed mlflow package, without importing mlflow's server), and the
-database's revision and table count. It only reads: a SQLite file that does not exist is not
-created. The decision is taken by the filter mlops.mlflow.schema_plan.
+migrations (as recorded in the image when it was built, else read from the installed mlflow
+package), and the database's revision and table count. It only reads: a SQLite file that does not
+exist is not created. The decision is taken by the filter mlops.mlflow.schema_plan.
 """
 import importlib.util
 import json
@@ -12,16 +12,31 @@ import os
 import re
 import sys
 
-from alembic.script import ScriptDirectory
+# Written when the role builds the image (Dockerfile.j2: `schema_probe.py --record`): reading the
+# migrations imports the whole mlflow package, ~2 of the ~3.5 s this probe took on every run.
+RECORD = os.path.join(sys.prefix, "mlflow-migrations.json")
 
-package_dir = importlib.util.find_spec("mlflow").submodule_search_locations[0]
-scripts = ScriptDirectory(os.path.join(package_dir, "store", "db_migrations"))
-report = {
-    "heads": list(scripts.get_heads()),
-    "revisions": [script.revision for script in scripts.walk_revisions()],
-    "db_revision": None,
-    "db_tables": 0,
-}
+
+def migrations():
+    """The alembic heads and every revision of the installed mlflow package, newest first."""
+    from alembic.script import ScriptDirectory
+
+    package_dir = importlib.util.find_spec("mlflow").submodule_search_locations[0]
+    scripts = ScriptDirectory(os.path.join(package_dir, "store", "db_migrations"))
+    return {"heads": list(scripts.get_heads()), "revisions": [script.revision for script in scripts.walk_revisions()]}
+
+
+if sys.argv[1:] == ["--record"]:
+    with open(RECORD, "w", encoding="utf-8") as record:
+        json.dump(migrations(), record)
+    sys.exit(0)
+
+try:  # an image of the role; other images (mlflow_server_image) have no record
+    with open(RECORD, encoding="utf-8") as record:
+        report = json.load(record)
+except OSError:
+    report = migrations()
+report.update(db_revision=None, db_tables=0)
 
 uri = os.environ["MLFLOW_BACKEND_STORE_URI"]
 path = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else None

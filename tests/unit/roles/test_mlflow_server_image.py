@@ -156,7 +156,7 @@ STUB_SCRIPTS = {
 set -eu
 [ "$1" = -m ] && [ "$2" = venv ] || { echo "stub python3: only -m venv" >&2; exit 2; }
 mkdir -p "$3/bin"
-cp /stub/pip /stub/mlflow "$3/bin/"
+cp /stub/pip /stub/mlflow /stub/python "$3/bin/"
 """,
     # pip succeeds only when it is given the index (as the real pip would need to reach it)
     "stub/pip": """#!/bin/sh
@@ -166,6 +166,12 @@ echo "stub pip: no index configured" >&2
 exit 1
 """,
     "stub/mlflow": "#!/bin/sh\necho 'mlflow, version 0.0.0+stub'\n",
+    # the venv's python records the migrations next to itself (schema_probe.py --record)
+    "stub/python": """#!/bin/sh
+set -eu
+[ "${2:-}" = --record ] || { echo "stub python: only schema_probe.py --record" >&2; exit 2; }
+echo '{"heads": ["stub"], "revisions": ["stub"]}' > "${0%/bin/python}/mlflow-migrations.json"
+""",
     "usr/sbin/groupadd": "#!/bin/sh\nexit 0\n",
     "usr/sbin/useradd": "#!/bin/sh\nexit 0\n",
 }
@@ -243,7 +249,8 @@ def test_built_image_has_no_credentials(tmp_path, ca_bundle):
         (context / "pip.conf").chmod(0o600)
         (context / "requirements.txt").write_text("mlflow==0.0.0\n")
         (context / "constraints.txt").write_text("")
-        shutil.copy(ROLE / "files" / "entrypoint.sh", context / "entrypoint.sh")
+        for name in ("entrypoint.sh", "schema_probe.py"):
+            shutil.copy(ROLE / "files" / name, context / name)
         try:
             image, _ = client.images.build(path=str(context), tag=image_tag, rm=True, forcerm=True, pull=False)
         except docker.errors.BuildError as exc:
@@ -259,6 +266,10 @@ def test_built_image_has_no_credentials(tmp_path, ca_bundle):
         # the venv of the build stage made it into the final image
         out = client.containers.run(image.id, entrypoint=["/opt/mlflow/bin/mlflow"], command=["--version"], remove=True)
         assert b"0.0.0+stub" in out
+        # so did the record of the migrations that the schema probe reads
+        out = client.containers.run(image.id, entrypoint=["/bin/cat"], command=["/opt/mlflow/mlflow-migrations.json"],
+                                    remove=True)
+        assert json.loads(out) == {"heads": ["stub"], "revisions": ["stub"]}
     finally:
         for tag in (image_tag, base_tag):
             try:
