@@ -68,8 +68,9 @@ def main(out):
     p("## Stack benchmarks (%s)\n" % out)
     machine = text(out, "machine.txt")
     if machine:
-        p("```\n%s\nload before: %s\nload after:  %s\n```\n" % (
-            machine, text(out, "load-before.txt"), text(out, "load-after.txt")))
+        p("```\n%s\nload before: %s\nload after:  %s\nCPU reference (a 10M-step Python loop, s; lower is faster): "
+          "%s before, %s after\n```\n" % (machine, text(out, "load-before.txt"), text(out, "load-after.txt"),
+                                         text(out, "cpu-before.txt") or "?", text(out, "cpu-after.txt") or "?"))
 
     first, second = load(out, "deploy-first.json"), load(out, "deploy-second.json")
     linear = load(out, "deploy-second-linear.json")

@@ -55,6 +55,17 @@ mkdir -p "$out"
 rm -f "$out"/*.json "$out"/*.log "$out"/*.txt
 bench_start=$(now)
 uptime > "$out/load-before.txt"
+# The CPU's speed on this machine drifts from run to run (a VM): the same Python loop before and
+# after tells how fast it was while the figures were taken.
+cpu_reference() {
+  python3 -c 'import time
+t = time.perf_counter()
+s = 0
+for i in range(10 ** 7):
+    s += i
+print(round(time.perf_counter() - t, 2))'
+}
+cpu_reference > "$out/cpu-before.txt"
 
 # shellcheck disable=SC1091
 source "$root/.venv/bin/activate"
@@ -260,5 +271,6 @@ if has_part artifacts; then
 fi
 
 uptime > "$out/load-after.txt"
+cpu_reference > "$out/cpu-after.txt"
 printf '{"seconds": %s}\n' "$(since "$bench_start")" > "$out/wall.json"
 python3 benchmarks/report.py "$out" | tee "$out/report.md"
