@@ -21,7 +21,6 @@ Errors name groups, hosts and variables, never a value.
 from __future__ import annotations
 
 import copy
-import json
 import multiprocessing
 import os
 from collections.abc import Mapping
@@ -103,21 +102,27 @@ class _Host:
         except KeyError:
             _fail("host %s of the inventory has no variables (is it in the inventory?)" % name)
         self.name = name
+        # Ansible templates a host variable on every read; one computation reads each once.
+        self._read = {}
+
+    def _value(self, key):
+        """The host's value of `key`, None when unset."""
+        if key not in self._read:
+            self._read[key] = self.vars[key] if key in self.vars else None
+        return self._read[key]
 
     def get(self, key):
-        if key in self.vars:
-            value = self.vars[key]
-            if value is not None:
-                return value
+        value = self._value(key)
+        if value is not None:
+            return value
         if key in DEFAULTS:
             return DEFAULTS[key]
         return DECISIONS.get(key)
 
     def set_here(self, key):
         """The host's own value of `key` (inventory, host or extra vars), None when it sets none."""
-        if key in self.vars and self.vars[key] is not None:
-            return str(self.vars[key]).strip() if isinstance(self.vars[key], str) else self.vars[key]
-        return None
+        value = self._value(key)
+        return str(value).strip() if isinstance(value, str) else value
 
     def reached_at(self, key):
         """Where the other hosts reach a service this host publishes on `key` (a bind address): that
@@ -137,9 +142,24 @@ class _Host:
     def address(self):
         """Where the other hosts reach this one: mlflow_private_address, else ansible_host, else its name."""
         for key in ("mlflow_private_address", "ansible_host"):
-            if key in self.vars and self.vars[key]:
-                return str(self.vars[key]).strip()
+            if self._value(key):
+                return str(self._value(key)).strip()
         return self.name
+
+
+class _Hosts:
+    """The `_Host` of each host name, made once per computation: reading a host's variables out of
+    hostvars computes all of them (Ansible's VariableManager), and the wiring looks at the same
+    hosts several times."""
+
+    def __init__(self, hostvars):
+        self.hostvars = hostvars
+        self._made = {}
+
+    def __getitem__(self, name):
+        if name not in self._made:
+            self._made[name] = _Host(self.hostvars, name)
+        return self._made[name]
 
 
 def _hosts(groups, part):
@@ -156,9 +176,9 @@ def _first_alias(host, key):
     return str(aliases[0])
 
 
-def _server_upstream(hostvars, name, proxies):
+def _server_upstream(hosts, name, proxies):
     """host:port Nginx uses for the MLflow server `name`."""
-    server = _Host(hostvars, name)
+    server = hosts[name]
     bind = server.set_here("mlflow_server_bind_address") or _server_bind(server, proxies)
     if str(bind).strip() in WILDCARDS:
         bind = server.address
@@ -188,7 +208,7 @@ def _metrics_address(host, key, monitors):
     return bind
 
 
-def _scrape_jobs(hostvars, parts, monitors):
+def _scrape_jobs(hosts, parts, monitors):
     """Prometheus' jobs: every exporter the inventory switches on, where the monitoring host reaches it."""
     others = parts["proxy"] + monitors
     jobs = []
@@ -197,22 +217,22 @@ def _scrape_jobs(hostvars, parts, monitors):
         if targets:
             jobs.append({"job": name, "metrics_path": path, "targets": targets})
 
-    servers = [_Host(hostvars, name) for name in parts["servers"]]
+    servers = [hosts[name] for name in parts["servers"]]
     job("mlflow", "/metrics", [
-        {"target": _server_upstream(hostvars, s.name, others), "host": s.name}
+        {"target": _server_upstream(hosts, s.name, others), "host": s.name}
         for s in servers if s.flag("mlflow_server_metrics")])
-    proxies = [_Host(hostvars, name) for name in parts["proxy"]]
+    proxies = [hosts[name] for name in parts["proxy"]]
     job("nginx", "/metrics", [
         {"target": "%s:%s" % (_metrics_address(p, "nginx_proxy_metrics_exporter_address", monitors),
                               p.get("nginx_proxy_metrics_exporter_port")), "host": p.name}
         for p in proxies if p.flag("nginx_proxy_metrics")])
-    dbs = [_Host(hostvars, name) for name in parts["db"][:1]]
+    dbs = [hosts[name] for name in parts["db"][:1]]
     job("postgres", "/metrics", [
         {"target": "%s:%s" % (_metrics_address(d, "postgres_exporter_publish_address", monitors),
                               d.get("postgres_exporter_port")), "host": d.name}
         for d in dbs if d.flag("postgres_exporter")])
     # SeaweedFS' own metrics port (minio_metrics; refused with MinIO, whose metrics share the S3 API port)
-    stores = [_Host(hostvars, name) for name in parts["objectstore"][:1]]
+    stores = [hosts[name] for name in parts["objectstore"][:1]]
     job("objectstore", "/metrics", [
         {"target": "%s:%s" % (_metrics_address(st, "minio_metrics_address", monitors),
                               st.get("minio_metrics_port")), "host": st.name}
@@ -247,9 +267,25 @@ def _memo_key(hostvars, groups, inventory_hostname):
     if multiprocessing.parent_process() is None:
         return None
     try:
-        return (os.getpid(), id(hostvars), str(inventory_hostname), json.dumps(groups, sort_keys=True, default=str))
-    except (TypeError, ValueError):
+        members = tuple(sorted((str(name), tuple(str(h) for h in hosts)) for name, hosts in groups.items()))
+    except (AttributeError, TypeError, ValueError):
         return None
+    return (os.getpid(), id(hostvars), str(inventory_hostname), members)
+
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _copy(value):
+    """A copy of a result (dicts, lists, strings, numbers): copy.deepcopy's general machinery costs
+    more than the computation it saves."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, _IMMUTABLE):
+        return value
+    return copy.deepcopy(value)
 
 
 def _list(host, key):
@@ -289,7 +325,7 @@ def stack(hostvars, groups, inventory_hostname):
     if key not in _MEMO:
         _MEMO.clear()  # one entry is enough: a task asks for its own host
         _MEMO[key] = _stack(hostvars, groups, inventory_hostname)
-    return copy.deepcopy(_MEMO[key])
+    return _copy(_MEMO[key])
 
 
 def _stack(hostvars, groups, inventory_hostname):
@@ -300,7 +336,8 @@ def _stack(hostvars, groups, inventory_hostname):
     if not isinstance(monitors, (list, tuple)):
         _fail("groups['%s'] must be a list of hosts" % MONITORING)
     monitors = list(monitors)
-    me = _Host(hostvars, inventory_hostname)
+    hosts = _Hosts(hostvars)
+    me = hosts[inventory_hostname]
     here = {part: inventory_hostname in hosts for part, hosts in parts.items()}
 
     public_url = str(me.get("mlflow_public_url") or "")
@@ -337,14 +374,14 @@ def _stack(hostvars, groups, inventory_hostname):
         "s3_public_url": s3_public_url or "",
     }
     if inventory_hostname in monitors:
-        result["prometheus"] = {"prometheus_scrape_jobs": _scrape_jobs(hostvars, parts, monitors)}
+        result["prometheus"] = {"prometheus_scrape_jobs": _scrape_jobs(hosts, parts, monitors)}
     result["packages"] = _packages(me, here, inventory_hostname in monitors, selfsigned)
     if not any(here.values()):
         # not a host of the stage (a role in another playbook): no wiring
         return result
 
-    db = _Host(hostvars, parts["db"][0]) if parts["db"] else None
-    store = _Host(hostvars, parts["objectstore"][0]) if parts["objectstore"] else None
+    db = hosts[parts["db"][0]] if parts["db"] else None
+    store = hosts[parts["objectstore"][0]] if parts["objectstore"] else None
 
     postgres = {}
     if here["db"]:
@@ -408,14 +445,14 @@ def _stack(hostvars, groups, inventory_hostname):
     if here["servers"] and [m for m in monitors if m != inventory_hostname] and me.flag("mlflow_server_metrics"):
         # Prometheus elsewhere asks with Host: <address>:<port>, which MLflow's security middleware
         # refuses (403) unless it is an allowed host
-        server["mlflow_server_allowed_hosts"] = [_server_upstream(hostvars, inventory_hostname, parts["proxy"] + monitors)]
+        server["mlflow_server_allowed_hosts"] = [_server_upstream(hosts, inventory_hostname, parts["proxy"] + monitors)]
     if db or store:
         networks = ([me.get("postgres_network_name")] if here["db"] else []) + (
             [me.get("minio_network_name")] if here["objectstore"] else [])
         server["mlflow_server_networks"] = sorted(set(networks), key=networks.index)
     if store:
         if s3_published:
-            proxy = _Host(hostvars, parts["proxy"][0])
+            proxy = hosts[parts["proxy"][0]]
             server["mlflow_server_etc_hosts"] = {
                 urlsplit(s3_public_url).hostname: "host-gateway" if here["proxy"] else proxy.address}
             server["mlflow_server_s3_ca_cert"] = (
@@ -429,7 +466,7 @@ def _stack(hostvars, groups, inventory_hostname):
     if public_url:
         nginx["nginx_proxy_public_url"] = public_url
     if parts["servers"]:
-        nginx["nginx_proxy_upstreams"] = [_server_upstream(hostvars, name, parts["proxy"] + monitors)
+        nginx["nginx_proxy_upstreams"] = [_server_upstream(hosts, name, parts["proxy"] + monitors)
                                           for name in parts["servers"]]
     if store:
         nginx["nginx_proxy_s3_enabled"] = s3_published
