@@ -140,6 +140,9 @@ CASES = [
     Case("mlflow-spool-too-small", "mlflow_server", {"mlflow_server_max_artifact_size_gb": 10 ** 7,
                                                      "mlflow_server_data_dir": "/var/lib/mlflow-bad-input/data"},
          "mlflow_server_max_artifact_size_gb"),
+    # a CA bundle that is not on the host: refused with the space check in the same task
+    Case("mlflow-ca-bundle-missing", "mlflow_server", {"mlflow_server_ca_bundle": "/etc/ssl/mlops-bad-input/none.pem"},
+         "mlflow_server_ca_bundle"),
     Case("mlflow-backend-not-uri", "mlflow_server", {"mlflow_server_backend_store_uri": "/mlflow/data/mlflow.db"}),
     # mlflow_server_metrics sets --expose-prometheus itself: a second one would be given twice
     Case("mlflow-metrics-and-expose-arg", "mlflow_server",

@@ -64,15 +64,15 @@ def render_dockerfile(**overrides):
 
 
 def _pip_conf_task():
-    def flat(tasks):  # the tasks of build_steps.yml (included by build.yml), blocks included
+    def flat(tasks):  # the tasks of build_image.yml (included by build_steps.yml), blocks included
         for task in tasks or []:
             yield task
             for key in ("block", "rescue", "always"):
                 yield from flat(task.get(key))
 
-    tasks = list(flat(yaml.safe_load((ROLE / "tasks" / "build_steps.yml").read_text())))
+    tasks = list(flat(yaml.safe_load((ROLE / "tasks" / "build_image.yml").read_text())))
     found = [t for t in tasks if str((t.get("ansible.builtin.copy") or {}).get("dest", "")).endswith("/pip.conf")]
-    assert len(found) == 1, "build_steps.yml must write pip.conf into the build context with ansible.builtin.copy"
+    assert len(found) == 1, "build_image.yml must write pip.conf into the build context with ansible.builtin.copy"
     return found[0]
 
 
