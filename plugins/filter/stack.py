@@ -267,7 +267,8 @@ def _memo_key(hostvars, groups, inventory_hostname):
     if multiprocessing.parent_process() is None:
         return None
     try:
-        members = tuple(sorted((str(name), tuple(str(h) for h in hosts)) for name, hosts in groups.items()))
+        # the only groups the wiring reads (_hosts, MONITORING)
+        members = tuple(repr(groups.get(name)) for name in (*GROUPS.values(), MONITORING))
     except (AttributeError, TypeError, ValueError):
         return None
     return (os.getpid(), id(hostvars), str(inventory_hostname), members)

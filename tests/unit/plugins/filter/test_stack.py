@@ -914,6 +914,23 @@ def test_a_worker_process_computes_the_wiring_once_per_host(monkeypatch):
     assert calls == ["app1", "data", "app1"]
 
 
+def test_a_worker_computes_again_when_a_group_of_the_stage_differs(monkeypatch):
+    """The memo's key holds the members of the stage's groups (a caller may pass groups of its own)."""
+    calls = []
+    real = plugin._stack
+    monkeypatch.setattr(plugin, "_stack", lambda *a: calls.append(a[2]) or real(*a))
+    monkeypatch.setattr(plugin.multiprocessing, "parent_process", lambda: object())
+    monkeypatch.setattr(plugin, "_MEMO", {})
+    hostvars = host_vars(SPLIT, **SPLIT_VARS)
+    before = stack(hostvars, SPLIT, "app1")
+    other = {**copy.deepcopy(SPLIT), "mlflow_proxy": ["app2"]}
+    after = stack(hostvars, other, "app1")
+    assert calls == ["app1", "app1"]
+    assert before["nginx_proxy"] != after["nginx_proxy"]
+    stack(hostvars, {**other, "unrelated": ["app1"]}, "app1")  # a group the wiring does not read
+    assert calls == ["app1", "app1"]
+
+
 def test_the_controller_process_never_reuses_a_result(monkeypatch):
     """The controller lives for the whole run (set_fact changes variables between tasks)."""
     calls = []
