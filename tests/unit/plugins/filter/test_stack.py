@@ -894,15 +894,24 @@ def test_documentation():
 
 
 # ------------------------------------------------------------------ memo in Ansible's worker processes
-def test_a_worker_process_computes_the_wiring_once_per_host(monkeypatch):
-    """In a worker (one task, one host; variables fixed) the second call reuses the first result,
-    as a copy: a caller that changes it does not change the next one."""
-    expected = wiring(SPLIT, **SPLIT_VARS)["app1"]
+@pytest.fixture
+def worker_calls(monkeypatch):
+    """The filter as in a worker process (memo on); the hosts whose wiring is really computed."""
     calls = []
     real = plugin._stack
     monkeypatch.setattr(plugin, "_stack", lambda *a: calls.append(a[2]) or real(*a))
     monkeypatch.setattr(plugin.multiprocessing, "parent_process", lambda: object())
     monkeypatch.setattr(plugin, "_MEMO", {})
+    return calls
+
+
+def test_a_worker_process_computes_the_wiring_once_per_host(worker_calls):
+    """In a worker (one task, one host; variables fixed) the second call reuses the first result,
+    as a copy: a caller that changes it does not change the next one."""
+    expected = wiring(SPLIT, **SPLIT_VARS)["app1"]
+    calls = worker_calls
+    calls.clear()  # the expected wiring's own computations
+    plugin._MEMO.clear()
     hostvars = host_vars(SPLIT, **SPLIT_VARS)
     first = stack(hostvars, SPLIT, "app1")
     first["public_url"] = "changed by a caller"
@@ -914,13 +923,9 @@ def test_a_worker_process_computes_the_wiring_once_per_host(monkeypatch):
     assert calls == ["app1", "data", "app1"]
 
 
-def test_a_worker_computes_again_when_a_group_of_the_stage_differs(monkeypatch):
+def test_a_worker_computes_again_when_a_group_of_the_stage_differs(worker_calls):
     """The memo's key holds the members of the stage's groups (a caller may pass groups of its own)."""
-    calls = []
-    real = plugin._stack
-    monkeypatch.setattr(plugin, "_stack", lambda *a: calls.append(a[2]) or real(*a))
-    monkeypatch.setattr(plugin.multiprocessing, "parent_process", lambda: object())
-    monkeypatch.setattr(plugin, "_MEMO", {})
+    calls = worker_calls
     hostvars = host_vars(SPLIT, **SPLIT_VARS)
     before = stack(hostvars, SPLIT, "app1")
     other = {**copy.deepcopy(SPLIT), "mlflow_proxy": ["app2"]}
@@ -982,15 +987,14 @@ def test_one_computation_reads_each_host_and_variable_once(groups, host):
     assert counting.reads and sorted(counting.reads) == sorted(set(counting.reads))
 
 
-def test_a_reused_result_is_a_deep_copy(monkeypatch):
+def test_a_reused_result_is_a_deep_copy(worker_calls):
     """The copy handed out is the worker's result, nested lists and dicts included, not shared."""
-    monkeypatch.setattr(plugin.multiprocessing, "parent_process", lambda: object())
-    monkeypatch.setattr(plugin, "_MEMO", {})
     hostvars = host_vars(APART, SITE)
     first = stack(hostvars, APART, "web1")
     first["nginx_proxy"]["nginx_proxy_upstreams"].append("changed by a caller")
     first["hosts"]["servers"].clear()
     second = stack(hostvars, APART, "web1")
+    assert worker_calls == ["web1"]
     assert second == wiring(APART)["web1"]
     assert first["nginx_proxy"]["nginx_proxy_upstreams"] is not second["nginx_proxy"]["nginx_proxy_upstreams"]
 
